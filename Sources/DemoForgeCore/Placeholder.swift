@@ -1,0 +1,1 @@
+// DemoForgeCore — filled in by its issue.

@@ -1,0 +1,1 @@
+// DemoForgeHTTP — filled in by its issue.

@@ -1,0 +1,1 @@
+// DemoForgeProcess — filled in by its issue.

@@ -1,0 +1,1 @@
+// DemoForgeTesting — filled in by its issue.
