@@ -31,6 +31,7 @@ let package = Package(
         .target(
             name: "DemoForgeCore",
             dependencies: ["DemoForgeSystem", "DemoForgeStore", "DemoForgeProcess", "CDemoForgeShims"],
+            resources: [.copy("Resources")],
             swiftSettings: strict
         ),
         .target(

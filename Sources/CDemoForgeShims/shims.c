@@ -10,13 +10,13 @@ int df_f_ofd_getlk(void) { return F_OFD_GETLK; }
 int df_f_ofd_setlk(void) { return F_OFD_SETLK; }
 int df_f_ofd_setlkw(void) { return F_OFD_SETLKW; }
 
-int df_ofd_lock(int fd, int cmd, short type, short *out_type, pid_t *out_pid) {
+int df_ofd_lock(int fd, int cmd, short type, long start, long len, short *out_type, pid_t *out_pid) {
     struct flock fl;
     memset(&fl, 0, sizeof fl);
     fl.l_type = type;
     fl.l_whence = SEEK_SET;
-    fl.l_start = 0;
-    fl.l_len = 0;
+    fl.l_start = start;
+    fl.l_len = len;
     fl.l_pid = 0;
     int r = fcntl(fd, cmd, &fl);
     if (out_type) *out_type = fl.l_type;

@@ -9,9 +9,9 @@ int df_f_ofd_getlk(void);
 int df_f_ofd_setlk(void);
 int df_f_ofd_setlkw(void);
 
-/// fcntl(fd, cmd, &flock) with a struct built from plain values; returns fcntl's result, errno set.
+/// fcntl(fd, cmd, &flock) over bytes [start, start+len) (len 0 = to EOF); returns fcntl's result, errno set.
 /// type: F_RDLCK / F_WRLCK / F_UNLCK. For F_OFD_GETLK, *out_type and *out_pid receive the conflict.
-int df_ofd_lock(int fd, int cmd, short type, short *out_type, pid_t *out_pid);
+int df_ofd_lock(int fd, int cmd, short type, long start, long len, short *out_type, pid_t *out_pid);
 
 /// The lock type constants, for Swift.
 short df_f_rdlck(void);
