@@ -6,6 +6,12 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
     public let line: Int
     public let column: Int
 
+    public init(message: String, line: Int, column: Int) {
+        self.message = message
+        self.line = line
+        self.column = column
+    }
+
     public var description: String { "\(message) at line \(line), column \(column)" }
 }
 

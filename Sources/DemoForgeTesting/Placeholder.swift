@@ -1,1 +1,0 @@
-// DemoForgeTesting — filled in by its issue.
