@@ -14,6 +14,7 @@ enum Entry {
             ConfigCommand.self,
             ConfigCheckCommand.self,
             CleanupCommand.self,
+            TaskDebugCommand.self,
         ]
     }
 
@@ -27,7 +28,7 @@ enum Entry {
 
             """
         let width = commands.map { $0.name.count }.max() ?? 0
-        for command in commands {
+        for command in commands where !command.name.hasPrefix("__") {
             text += "  " + command.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + command.summary + "\n"
         }
         text += """
