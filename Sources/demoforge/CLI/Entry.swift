@@ -13,6 +13,10 @@ enum Entry {
             ContextSetCommand.self,
             ConfigCommand.self,
             ConfigCheckCommand.self,
+            TasksCommand.self,
+            TaskShowCommand.self,
+            LogsCommand.self,
+            CancelCommand.self,
             CleanupCommand.self,
             TaskDebugCommand.self,
         ]
