@@ -60,7 +60,7 @@ extension ProcessMonitor {
         while true {
             let reaped = waitpid(child.pid, &status, 0)
             if reaped == child.pid {
-                exitStatus = ExitStatus(waitStatus: status)
+                exitStatus = TerminationStatus(waitStatus: status)
                 return
             }
             if reaped == -1 && Glibc.errno == EINTR { continue }

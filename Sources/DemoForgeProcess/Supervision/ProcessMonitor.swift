@@ -29,7 +29,7 @@ final class ProcessMonitor {
     let startedMonotonic = monotonicSeconds()
     var lastActivity = monotonicSeconds()
     var leaderExitSeen = false
-    var exitStatus: ExitStatus?
+    var exitStatus: TerminationStatus?
     var killEscalated = false
     var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
 

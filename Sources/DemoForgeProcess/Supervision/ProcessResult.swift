@@ -1,7 +1,7 @@
 import Foundation
 
 /// How the group leader ended, as `waitpid` reported it.
-public enum ExitStatus: Sendable, Hashable, CustomStringConvertible {
+public enum TerminationStatus: Sendable, Hashable, CustomStringConvertible {
     /// It called `exit` with this code.
     case exited(Int32)
     /// A signal ended it.
@@ -58,7 +58,7 @@ public struct ProcessResult: Sendable {
     /// What ran.
     public let argv: [String]
     /// How the leader ended.
-    public let exitStatus: ExitStatus
+    public let exitStatus: TerminationStatus
     /// Why supervision ended.
     public let stopReason: StopReason
     /// True when SIGTERM was not enough and SIGKILL was sent to the group.
