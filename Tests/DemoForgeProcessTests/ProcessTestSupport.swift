@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import DemoForgeSystem
 import Foundation
 import Synchronization
 import Testing
 
 @testable import DemoForgeProcess
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Every suite of this target is nested in this one: `.serialized` applies recursively, so no two process
 /// tests run at once (the descriptor and child counts in the soak test must not see other tests' work).

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import DemoForgeStore
 import DemoForgeSystem
 import Foundation
 import Testing
 
 @testable import DemoForgeProcess
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension ProcessTests {
     @Suite struct CrashReaping {
@@ -23,10 +24,14 @@ extension ProcessTests {
             #expect(entries.count == 1)
             let record = try #require(entries.first?.record)
             #expect(record.pgid == process.pid)
-            #expect(record.leader == ProcessIdentity(pid: process.pid, startTime: ProcessIdentity.startTime(of: process.pid) ?? 0))
+            #expect(
+                record.leader
+                    == ProcessIdentity(pid: process.pid, startTime: ProcessIdentity.startTime(of: process.pid) ?? 0))
             #expect(record.owner == ProcessIdentity.current)
             #expect(record.argv == ["sleep", "120"])
-            #expect(ProcessGroupProbe.environment(of: process.pid, contains: "DEMOFORGE_SUPERVISION_TOKEN", value: record.token))
+            #expect(
+                ProcessGroupProbe.environment(
+                    of: process.pid, contains: "DEMOFORGE_SUPERVISION_TOKEN", value: record.token))
             process.terminate()
             _ = await process.wait()
             #expect(registry.records().isEmpty)
@@ -41,9 +46,12 @@ extension ProcessTests {
             let process = try await ProcessSupervisor().start(
                 ProcessSpec(["sh", "-c", "sleep 120 & echo up; wait"]), onOutput: log.append)
             await log.waitForLine(startingWith: "up")
-            let leader = ProcessIdentity(pid: process.pid, startTime: try #require(ProcessIdentity.startTime(of: process.pid)))
+            let leader = ProcessIdentity(
+                pid: process.pid, startTime: try #require(ProcessIdentity.startTime(of: process.pid)))
             try registry.write(
-                ProcessGroupRecord(pgid: process.pid, leader: leader, argv: ["sh"], owner: Self.deadOwner, token: "t", startedAt: Date()))
+                ProcessGroupRecord(
+                    pgid: process.pid, leader: leader, argv: ["sh"], owner: Self.deadOwner, token: "t",
+                    startedAt: Date()))
             let outcomes = await registry.reapOrphans(graceSeconds: 1)
             #expect(outcomes.map(\.action) == [.groupTornDown(killEscalated: false, confirmedEmpty: true)])
             #expect(registry.records().isEmpty)
@@ -78,9 +86,11 @@ extension ProcessTests {
             defer { folder.cleanup() }
             let registry = ProcessGroupRegistry(folder: URL(fileURLWithPath: folder.path))
             let process = try await ProcessSupervisor().start(ProcessSpec(["sleep", "120"]))
-            let leader = ProcessIdentity(pid: process.pid, startTime: try #require(ProcessIdentity.startTime(of: process.pid)))
+            let leader = ProcessIdentity(
+                pid: process.pid, startTime: try #require(ProcessIdentity.startTime(of: process.pid)))
             try registry.write(
-                ProcessGroupRecord(pgid: process.pid, leader: leader, argv: ["sleep"], owner: .current, token: "t", startedAt: Date()))
+                ProcessGroupRecord(
+                    pgid: process.pid, leader: leader, argv: ["sleep"], owner: .current, token: "t", startedAt: Date()))
             let outcomes = await registry.reapOrphans(graceSeconds: 1)
             #expect(outcomes.map(\.action) == [.ownerAlive])
             #expect(registry.records().count == 1)
@@ -113,17 +123,69 @@ extension ProcessTests {
                     owner: Self.deadOwner, token: tokenMatches ? "token-A" : "token-B", startedAt: Date()))
             let outcomes = await registry.reapOrphans(graceSeconds: 1)
             if tokenMatches {
-                #expect(outcomes.map(\.action) == [.membersTornDown(signalled: [member.pid], unverified: [], killEscalated: false)])
+                #expect(
+                    outcomes.map(\.action) == [
+                        .membersTornDown(signalled: [member.pid], unverified: [], killEscalated: false)
+                    ])
                 #expect(waitpid(member.pid, &status, 0) == member.pid)
                 #expect(TerminationStatus(waitStatus: status) == .signaled(SIGTERM))
             } else {
-                #expect(outcomes.map(\.action) == [.membersTornDown(signalled: [], unverified: [member.pid], killEscalated: false)])
+                #expect(
+                    outcomes.map(\.action) == [
+                        .membersTornDown(signalled: [], unverified: [member.pid], killEscalated: false)
+                    ])
                 #expect(ProcessIdentity(pid: member.pid, startTime: member.startTime).isAlive)
                 kill(member.pid, SIGKILL)
                 #expect(waitpid(member.pid, &status, 0) == member.pid)
             }
             #expect(registry.records().isEmpty)
             #expect(groupGone(child.pid))
+        }
+
+        @Test func crashedOwnerLeavesGroupThatIsReapedNextTime() async throws {
+            let folder = try TempFolder()
+            defer { folder.cleanup() }
+            let registry = ProcessGroupRegistry(folder: URL(fileURLWithPath: folder.path))
+            // The "owner" is a real process that starts its own session (like `demoforge build` does) and dies.
+            let log = LineLog()
+            let owner = try await ProcessSupervisor().start(
+                ProcessSpec(["sh", "-c", "setsid sh -c 'echo leader $$; exec sleep 120' & wait"]), onOutput: log.append)
+            await log.waitForLine(startingWith: "leader ")
+            let leaderPid = try #require(log.texts.first { $0.hasPrefix("leader ") }.flatMap { Int32($0.dropFirst(7)) })
+            let leader = ProcessIdentity(
+                pid: leaderPid, startTime: try #require(ProcessIdentity.startTime(of: leaderPid)))
+            let ownerIdentity = ProcessIdentity(
+                pid: owner.pid, startTime: try #require(ProcessIdentity.startTime(of: owner.pid)))
+            try registry.write(
+                ProcessGroupRecord(
+                    pgid: leaderPid, leader: leader, argv: ["npm", "run", "build"], owner: ownerIdentity, token: "t",
+                    startedAt: Date()))
+            kill(owner.pid, SIGKILL)
+            let ownerResult = await owner.wait()
+            #expect(ownerResult.exitStatus == .signaled(SIGKILL))
+            #expect(!ownerIdentity.isAlive)
+            #expect(leader.isAlive)
+            let outcomes = await registry.reapOrphans(graceSeconds: 1)
+            #expect(outcomes.map(\.action) == [.groupTornDown(killEscalated: false, confirmedEmpty: true)])
+            #expect(registry.records().isEmpty)
+            // The orphaned leader was re-parented to us (subreaper): collect it.
+            var status: Int32 = 0
+            #expect(waitpid(leaderPid, &status, 0) == leaderPid)
+            #expect(TerminationStatus(waitStatus: status) == .signaled(SIGTERM))
+            #expect(groupGone(leaderPid))
+        }
+
+        @Test func unwritableRegistryFailsTheStartAndLeavesNothing() async throws {
+            let childrenBefore = childrenOfSelf()
+            let registry = ProcessGroupRegistry(folder: URL(fileURLWithPath: "/dev/null/procs"))
+            await #expect {
+                try await ProcessSupervisor(registry: registry).start(ProcessSpec(["sleep", "120"]))
+            } throws: { error in
+                guard let error = error as? ProcessError else { return false }
+                return error.code == .registry
+                    && error.message.hasPrefix("cannot create process registry folder /dev/null/procs")
+            }
+            #expect(childrenOfSelf() == childrenBefore)
         }
 
         @Test func malformedRecordIsRemoved() async throws {

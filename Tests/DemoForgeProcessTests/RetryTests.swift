@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import DemoForgeSystem
 import Foundation
 import Synchronization
 import Testing
 
 @testable import DemoForgeProcess
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Collects retry events.
 final class EventLog: Sendable {
@@ -48,7 +49,9 @@ extension ProcessTests {
                 #expect(report.waitedSeconds[1] >= 1.6 && report.waitedSeconds[1] <= 2.4 + 0.25)
             }
             let outputs = log.events.withLock { list in
-                list.compactMap { if case .output(let attempt, let line) = $0 { return "\(attempt):\(line.text)" } else { return nil } }
+                list.compactMap {
+                    if case .output(let attempt, let line) = $0 { return "\(attempt):\(line.text)" } else { return nil }
+                }
             }
             #expect(outputs == ["1:attempt 1", "2:attempt 2", "3:attempt 3"])
             let statuses = report.attempts.map { record -> TerminationStatus? in

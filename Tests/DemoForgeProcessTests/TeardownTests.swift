@@ -1,19 +1,25 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import DemoForgeSystem
 import Foundation
 import Testing
 
 @testable import DemoForgeProcess
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 extension ProcessTests {
     @Suite struct Teardown {
-        @Test func threeLevelTreeIgnoringSigtermIsKilled() async throws {
+        /// Level 3 ignores SIGTERM: node with a handler, or sh with `trap '' TERM` (its `sleep` inherits the ignore).
+        @Test(arguments: [
+            "node ./level3.js",
+            "sh -c 'trap \"\" TERM; echo \"L3 $$\"; while :; do sleep 1; done'",
+        ])
+        func threeLevelTreeIgnoringSigtermIsKilled(level3: String) async throws {
             let folder = try TempFolder()
             defer { folder.cleanup() }
             try folder.write("level1.sh", "echo \"L1 $$\"\nsh ./level2.sh\necho level1 after\n")
-            try folder.write("level2.sh", "echo \"L2 $$\"\nnode ./level3.js\n")
+            try folder.write("level2.sh", "echo \"L2 $$\"\n\(level3)\n")
             try folder.write(
                 "level3.js",
                 """

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import DemoForgeSystem
 import Foundation
 import Testing
 
 @testable import DemoForgeProcess
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension ProcessTests {
     @Suite struct Timeouts {
@@ -18,6 +19,7 @@ extension ProcessTests {
             let elapsed = monotonicSeconds() - began
             #expect(result.stopReason == .inactivityTimeout(seconds: 2))
             #expect(result.message == "timed out: no output for 2 s")
+            #expect(result.stopReason.name == "inactivityTimeout")
             #expect(elapsed < 6)
             #expect(result.durationSeconds >= 2)
             #expect(result.lines.isEmpty)
@@ -75,6 +77,7 @@ extension ProcessTests {
                 options: SupervisionOptions(inactivityTimeoutSeconds: 5, maxDurationSeconds: 1.5))
             #expect(result.stopReason == .maxDuration(seconds: 1.5))
             #expect(result.message == "timed out: still running after 1.5 s")
+            #expect(result.stopReason.name == "maxDuration")
             #expect(result.durationSeconds >= 1.5 && result.durationSeconds < 3)
             #expect(result.lines.count >= 5)
             #expect(groupGone(result.pid))

@@ -57,6 +57,7 @@ public struct ProcessGroupRecord: Sendable, Hashable {
         self.owner = ProcessIdentity(pid: Int32(truncatingIfNeeded: ownerPid), startTime: UInt64(ownerStart))
         self.token = token
         self.startedAt =
-            (json[path: "startedAt"]?.stringValue).flatMap { try? Date($0, strategy: .iso8601) } ?? Date(timeIntervalSince1970: 0)
+            (json[path: "startedAt"]?.stringValue).flatMap { try? Date($0, strategy: .iso8601) }
+            ?? Date(timeIntervalSince1970: 0)
     }
 }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import DemoForgeStore
 import DemoForgeSystem
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The folder of `<pgid>.json` records of live supervised groups (`<workspace>/.demoforge/run/procs`), so that
 /// groups left behind by a crashed owner can be torn down by the next DemoForge process.
@@ -29,7 +30,8 @@ public struct ProcessGroupRegistry: Sendable {
         do {
             try AtomicFile.write(record.json, to: url(for: record.pgid))
         } catch {
-            throw ProcessError(.registry, "cannot record process group \(record.pgid): \(error.message)", underlying: error)
+            throw ProcessError(
+                .registry, "cannot record process group \(record.pgid): \(error.message)", underlying: error)
         }
     }
 
@@ -64,7 +66,8 @@ public struct ProcessGroupRegistry: Sendable {
     public func reapOrphans(graceSeconds: Double = 5, killConfirmSeconds: Double = 5) async -> [ReapOutcome] {
         await withCheckedContinuation { continuation in
             let thread = Thread {
-                continuation.resume(returning: reapOrphansBlocking(graceSeconds: graceSeconds, confirm: killConfirmSeconds))
+                continuation.resume(
+                    returning: reapOrphansBlocking(graceSeconds: graceSeconds, confirm: killConfirmSeconds))
             }
             thread.name = "demoforge-reaper"
             thread.start()
@@ -136,7 +139,8 @@ private struct OrphanReaper {
         if members.isEmpty { return .groupGone }
         let verified = members.filter {
             $0.startTime >= record.leader.startTime
-                && ProcessGroupProbe.environment(of: $0.pid, contains: ProcessSpawner.tokenVariable, value: record.token)
+                && ProcessGroupProbe.environment(
+                    of: $0.pid, contains: ProcessSpawner.tokenVariable, value: record.token)
         }
         let unverified = members.filter { member in !verified.contains { $0.pid == member.pid } }.map(\.pid)
         let identities = verified.map { ProcessIdentity(pid: $0.pid, startTime: $0.startTime) }

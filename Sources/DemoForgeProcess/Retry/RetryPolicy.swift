@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// How often and how patiently a failed run is tried again.
 ///
 /// The wait after attempt `n` is `initialDelaySeconds * multiplier^(n-1)`, capped at `maxDelaySeconds`, then
@@ -91,5 +95,5 @@ public enum RetryDecision: Sendable, Hashable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

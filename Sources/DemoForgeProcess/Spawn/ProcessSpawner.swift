@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CDemoForgeShims
 import DemoForgeSystem
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A child just started by ``ProcessSpawner``: its pid (also its pgid) and the parent's read ends.
 struct SpawnedChild: Sendable {
@@ -105,7 +106,8 @@ enum ProcessSpawner {
         let result = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
         if result != 0 {
             let reason = String(cString: strerror(result))
-            let code: ProcessError.Code = [ENOENT, EACCES, ENOEXEC, ENOTDIR, ELOOP, E2BIG, ETXTBSY].contains(result)
+            let code: ProcessError.Code =
+                [ENOENT, EACCES, ENOEXEC, ENOTDIR, ELOOP, E2BIG, ETXTBSY].contains(result)
                 ? .execFailed : .spawnFailed
             throw ProcessError(code, "cannot run \(program): \(reason)", program: program)
         }
@@ -118,7 +120,9 @@ enum ProcessSpawner {
     static func resolve(_ program: String, searchPath: String?) throws(ProcessError) -> String {
         if program.contains("/") { return program }
         var sawNonExecutable = false
-        for entry in (searchPath ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+        for entry in (searchPath ?? "/usr/local/bin:/usr/bin:/bin").split(
+            separator: ":", omittingEmptySubsequences: false)
+        {
             let folder = entry.isEmpty ? "." : String(entry)
             let candidate = folder + "/" + program
             var info = stat()
@@ -127,7 +131,8 @@ enum ProcessSpawner {
             sawNonExecutable = true
         }
         if sawNonExecutable {
-            throw ProcessError(.execFailed, "cannot run \(program): permission denied (not executable)", program: program)
+            throw ProcessError(
+                .execFailed, "cannot run \(program): permission denied (not executable)", program: program)
         }
         throw ProcessError(.execFailed, "cannot run \(program): not found in PATH", program: program)
     }
@@ -154,7 +159,8 @@ private struct OpenDescriptors {
         let copy = fcntl(fd, F_DUPFD_CLOEXEC, highest + 1)
         if copy == -1 {
             throw ProcessError(
-                .spawnFailed, "cannot run \(program): dup of fd \(fd) failed: \(String(cString: strerror(Glibc.errno)))",
+                .spawnFailed,
+                "cannot run \(program): dup of fd \(fd) failed: \(String(cString: strerror(Glibc.errno)))",
                 program: program)
         }
         fds.append(copy)

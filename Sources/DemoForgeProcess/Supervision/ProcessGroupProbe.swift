@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Reads `/proc/<pid>/stat` fields needed to reason about process groups.
 struct ProcStat: Sendable, Equatable {

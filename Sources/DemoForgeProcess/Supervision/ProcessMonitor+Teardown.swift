@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import DemoForgeSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension ProcessMonitor {
     /// SIGTERM to the group, wait up to the grace period, SIGKILL to the group, confirm the group is empty.

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CDemoForgeShims
 import DemoForgeSystem
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Supervises one process group on a dedicated thread: spawn, read output, timers, teardown, reap.
 ///
@@ -62,8 +63,10 @@ final class ProcessMonitor {
                 do {
                     child = try ProcessSpawner.spawn(spec, token: token)
                 } catch {
-                    continuation.resume(returning: .failure(error as? ProcessError
-                        ?? ProcessError(.spawnFailed, "cannot run \(spec.argv.first ?? ""): \(error)")))
+                    continuation.resume(
+                        returning: .failure(
+                            error as? ProcessError
+                                ?? ProcessError(.spawnFailed, "cannot run \(spec.argv.first ?? ""): \(error)")))
                     return
                 }
                 let monitor = ProcessMonitor(
@@ -241,7 +244,9 @@ final class ProcessMonitor {
         let line = OutputLine(stream: stream, text: text, time: Date())
         lineCount += 1
         if options.retainedLines > 0 {
-            if retained.count >= options.retainedLines { retained.removeFirst(retained.count - options.retainedLines + 1) }
+            if retained.count >= options.retainedLines {
+                retained.removeFirst(retained.count - options.retainedLines + 1)
+            }
             retained.append(line)
         }
         onOutput(line)

@@ -42,6 +42,17 @@ public enum StopReason: Sendable, Hashable {
     /// ``SupervisedProcess/terminate()`` was called.
     case stopped
 
+    /// A stable name for JSON and events: `exited`, `inactivityTimeout`, `maxDuration`, `cancelled`, `stopped`.
+    public var name: String {
+        switch self {
+        case .exited: return "exited"
+        case .inactivityTimeout: return "inactivityTimeout"
+        case .maxDuration: return "maxDuration"
+        case .cancelled: return "cancelled"
+        case .stopped: return "stopped"
+        }
+    }
+
     /// True for the two timers.
     public var isTimeout: Bool {
         switch self {

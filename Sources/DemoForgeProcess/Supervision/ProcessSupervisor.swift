@@ -74,7 +74,8 @@ public actor ProcessSupervisor {
         onStart: (SupervisedProcess) -> Void
     ) async throws(ProcessError) -> ProcessResult {
         if Task.isCancelled {
-            throw ProcessError(.cancelled, "cancelled before \(spec.argv.first ?? "") was started", program: spec.argv.first)
+            throw ProcessError(
+                .cancelled, "cancelled before \(spec.argv.first ?? "") was started", program: spec.argv.first)
         }
         let process = try await start(spec, options: options, onOutput: onOutput)
         onStart(process)
