@@ -40,4 +40,17 @@ int df_pipe2_cloexec(int fds[2], int nonblock);
 /// Test-only fault points: returns 1 when env DEMOFORGE_FAULT equals name.
 int df_fault_enabled(const char *name);
 
+/// posix_spawn_file_actions_addchdir_np (glibc >= 2.29): the child changes to path before exec.
+int df_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+
+/// pidfd_open(pid, 0) through syscall(2); a descriptor that polls readable once the process exits.
+int df_pidfd_open(pid_t pid);
+
+/// waitid(P_PID, pid, WEXITED | WNOHANG | WNOWAIT): 1 when the child has exited (not reaped), 0 when it
+/// still runs, -1 with errno on error (ECHILD: not our child or already reaped).
+int df_child_exited_nowait(pid_t pid);
+
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are re-parented to this process.
+int df_set_child_subreaper(void);
+
 #endif

@@ -1,1 +1,0 @@
-// DemoForgeProcess — filled in by its issue.
