@@ -60,7 +60,7 @@ extension Configuration {
                 config.build.retry = try decodeRetry(&retry)
             }
             config.build.progressPattern = try r.string("progressPattern", config.build.progressPattern)
-            if (try? Regex(config.build.progressPattern)) == nil {
+            if (try? NSRegularExpression(pattern: config.build.progressPattern)) == nil {
                 throw r.invalid("progressPattern", .string(config.build.progressPattern), "a valid regular expression")
             }
             try r.finish()

@@ -1,4 +1,5 @@
 import DemoForgeCore
+import DemoForgeProcess
 import DemoForgeStore
 import Foundation
 
@@ -23,7 +24,7 @@ struct CommandContext {
     let cwd: URL
 
     /// Finds and opens the workspace (config validated), creates its state folders and sweeps stale temp files.
-    func openWorkspace() throws -> Workspace {
+    func openWorkspace() async throws -> Workspace {
         guard let root = Workspace.locate(explicit: workspaceOption, environment: environment, cwd: cwd) else {
             throw CLIError.input(
                 "No DemoForge workspace here: no demoforge.json in \(cwd.path) or above. Run `demoforge init DIR`, pass --workspace DIR or set DEMOFORGE_WORKSPACE"
@@ -43,7 +44,25 @@ struct CommandContext {
         if !removed.isEmpty {
             Output.err("demoforge: removed \(removed.count) stale temp file(s)")
         }
+        await reapOrphans(workspace)
         return workspace
+    }
+
+    /// Tears down process groups that a crashed DemoForge process left running (its record's owner is dead).
+    func reapOrphans(_ workspace: Workspace) async {
+        let registry = ProcessGroupRegistry(folder: workspace.procsFolder)
+        guard !registry.records().isEmpty else { return }
+        let grace = workspace.config.preview.stopGraceSeconds
+        for outcome in await registry.reapOrphans(graceSeconds: grace) {
+            guard let record = outcome.record else { continue }
+            switch outcome.action {
+            case .ownerAlive, .groupGone, .unreadable: continue
+            case .leaderPidReused:
+                Output.err("demoforge: dropped the record of group \(record.pgid) (\(record.argv.joined(separator: " "))): its pid now belongs to another process, which was left alone")
+            default:
+                Output.err("demoforge: reaped orphaned process group \(record.pgid) (\(record.argv.joined(separator: " "))) left by crashed pid \(record.owner.pid)")
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ enum Entry {
             ContextSetCommand.self,
             ConfigCommand.self,
             ConfigCheckCommand.self,
+            BuildCommand.self,
             TasksCommand.self,
             TaskShowCommand.self,
             LogsCommand.self,

@@ -40,7 +40,7 @@ enum ClientAddCommand: Command {
         default:
             throw CLIError.usage("give exactly one of --brief FILE or --name NAME")
         }
-        let workspace = try context.openWorkspace()
+        let workspace = try await context.openWorkspace()
         try await ContextStore(workspace: workspace).create(slug: slug, brief: brief, source: source)
         Output.out("Added client \(slug) at \(workspace.clientFolder(slug).path)")
         return 0
@@ -60,7 +60,7 @@ enum ClientListCommand: Command {
     static func run(_ args: inout Arguments, _ context: CommandContext) async throws -> Int32 {
         let json = args.flag("json")
         try args.finish()
-        let workspace = try context.openWorkspace()
+        let workspace = try await context.openWorkspace()
         let store = ContextStore(workspace: workspace)
         var rows: [JSONValue] = []
         for slug in store.list() {

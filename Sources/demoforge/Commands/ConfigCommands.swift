@@ -14,7 +14,7 @@ enum ConfigCommand: Command {
 
     static func run(_ args: inout Arguments, _ context: CommandContext) async throws -> Int32 {
         try args.finish()
-        let workspace = try context.openWorkspace()
+        let workspace = try await context.openWorkspace()
         Output.out(workspace.config.asJSON().prettyPrinted().trimmingCharacters(in: .newlines))
         return 0
     }
@@ -32,7 +32,7 @@ enum ConfigCheckCommand: Command {
 
     static func run(_ args: inout Arguments, _ context: CommandContext) async throws -> Int32 {
         try args.finish()
-        let workspace = try context.openWorkspace()
+        let workspace = try await context.openWorkspace()
         Output.out("\(workspace.configFile.path): valid")
         return 0
     }

@@ -19,7 +19,7 @@ enum ContextGetCommand: Command {
         let json = args.flag("json")
         try args.finish()
         guard Identifier.isValidSlug(slug) else { throw CLIError.input(Identifier.slugProblem(slug)) }
-        let workspace = try context.openWorkspace()
+        let workspace = try await context.openWorkspace()
         let document = try await ContextStore(workspace: workspace).read(slug)
         guard let key else {
             Output.out(document.prettyPrinted().trimmingCharacters(in: .newlines))
@@ -75,7 +75,7 @@ enum ContextSetCommand: Command {
         try args.finish()
         guard !assignments.isEmpty else { throw CLIError.usage("give at least one KEY=VALUE") }
         guard Identifier.isValidSlug(slug) else { throw CLIError.input(Identifier.slugProblem(slug)) }
-        let workspace = try context.openWorkspace()
+        let workspace = try await context.openWorkspace()
         let changes = assignments
         let document = try await ContextStore(workspace: workspace).update(slug, ifVersion: ifVersion.map(Int64.init)) {
             document in

@@ -17,7 +17,7 @@ enum TasksCommand: Command {
         let json = args.flag("json")
         try args.finish()
         if let client, !Identifier.isValidSlug(client) { throw CLIError.input(Identifier.slugProblem(client)) }
-        let workspace = try context.openWorkspace()
+        let workspace = try await context.openWorkspace()
         let tasks = TaskStore(workspace: workspace).list(client: client)
         if json {
             Output.out(JSONValue.array(tasks.map { $0.toJSON() }).prettyPrinted().trimmingCharacters(in: .newlines))
@@ -45,7 +45,7 @@ enum TaskShowCommand: Command {
     static func run(_ args: inout Arguments, _ context: CommandContext) async throws -> Int32 {
         guard let id = args.next() else { throw CLIError.usage("missing TASK") }
         try args.finish()
-        let workspace = try context.openWorkspace()
+        let workspace = try await context.openWorkspace()
         let status = try TaskStore(workspace: workspace).status(id)
         Output.out(status.toJSON().prettyPrinted().trimmingCharacters(in: .newlines))
         return 0
@@ -71,7 +71,7 @@ enum LogsCommand: Command {
         let from = try args.intOption("from") ?? 1
         try args.finish()
         guard from >= 1 else { throw CLIError.usage("--from must be 1 or more") }
-        let workspace = try context.openWorkspace()
+        let workspace = try await context.openWorkspace()
         let store = TaskStore(workspace: workspace)
         _ = try store.checkedId(id)
         let printer = EventPrinter(json: json)
@@ -115,7 +115,7 @@ enum CancelCommand: Command {
     static func run(_ args: inout Arguments, _ context: CommandContext) async throws -> Int32 {
         guard let id = args.next() else { throw CLIError.usage("missing TASK") }
         try args.finish()
-        let workspace = try context.openWorkspace()
+        let workspace = try await context.openWorkspace()
         let status = try await TaskStore(workspace: workspace).cancel(id)
         Output.out("task \(id) \(status.state.rawValue)")
         return status.state == .cancelled ? 0 : 1

@@ -17,7 +17,7 @@ enum TaskDebugCommand: Command {
 
     static func run(_ args: inout Arguments, _ context: CommandContext) async throws -> Int32 {
         let verb = args.next()
-        let workspace = try context.openWorkspace()
+        let workspace = try await context.openWorkspace()
         let store = TaskStore(workspace: workspace)
         switch verb {
         case "create":
