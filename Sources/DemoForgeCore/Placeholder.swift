@@ -1,1 +1,0 @@
-// DemoForgeCore — filled in by its issue.
