@@ -224,30 +224,21 @@ extension PortPool {
         return .some(data, modified: modified)
     }
 
-    /// Runs `body` holding the exclusive OFD lock on `<leaseFolder>/reclaim.lock`.
-    ///
-    /// The lock is tried without blocking and retried with short async sleeps, so that a waiting task never blocks
-    /// a cooperative thread; the holder keeps it only for a few file operations.
-    func withReclaimLock<T>(_ body: () throws(PortPoolError) -> T) async throws(PortPoolError) -> T {
-        let path = leaseFolder.appendingPathComponent("reclaim.lock").path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw PortPoolError(.io, "Cannot open \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }  // Closing the descriptor drops the OFD lock.
-        let deadline = monotonicSeconds() + lockTimeoutSeconds
-        while true {
-            if df_ofd_lock(fd, df_f_ofd_setlk(), df_f_wrlck(), nil, nil) == 0 { break }
-            let code = errno
-            guard code == EAGAIN || code == EACCES || code == EINTR else {
-                throw PortPoolError(.io, "Cannot lock \(path): \(String(cString: strerror(code)))")
+    /// Runs `body` holding the store's exclusive lock on `<leaseFolder>/reclaim` (file `reclaim.lock`), shared by
+    /// every process of the workspace; the holder keeps it only for a few file operations.
+    func withReclaimLock<T: Sendable>(_ body: () throws(PortPoolError) -> T) async throws(PortPoolError) -> T {
+        let guarded = leaseFolder.appendingPathComponent("reclaim")
+        do {
+            return try await FileLocks(timeout: .milliseconds(Int(lockTimeoutSeconds * 1000))).withLock(guarded, .exclusive) {
+                try body()
             }
-            if monotonicSeconds() >= deadline {
-                throw PortPoolError(.lockTimeout, "Timed out after \(lockTimeoutSeconds) s waiting for \(path)")
-            }
-            try? await Task.sleep(for: .milliseconds(2))
+        } catch let error as PortPoolError {
+            throw error
+        } catch let error as StoreError where error.code == .lockTimeout {
+            throw PortPoolError(.lockTimeout, error.message)
+        } catch {
+            throw PortPoolError(.io, "Cannot lock \(guarded.path).lock: \(error)")
         }
-        return try body()
     }
 
     static func exhaustedMessage(
