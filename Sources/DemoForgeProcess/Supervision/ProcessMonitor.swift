@@ -148,7 +148,8 @@ final class ProcessMonitor {
                 if left <= 0 { return .maxDuration(seconds: limit) }
                 wait = min(wait, left)
             }
-            if pidFD < 0 { wait = min(wait, 0.05) }
+            // Without a pidfd (old kernel) or a wake pipe (descriptor limit), tick instead of sleeping long.
+            if pidFD < 0 || wakeReadFD < 0 { wait = min(wait, 0.05) }
             pump(timeout: wait)
         }
     }
