@@ -100,6 +100,15 @@ extension ProcessTests {
             #expect(stderr == ["err"])
         }
 
+        @Test func resultKeepsOnlyTheLastRetainedLines() async throws {
+            let log = LineLog()
+            let result = try await ProcessSupervisor().run(
+                ProcessSpec(["seq", "1", "25"]), options: SupervisionOptions(retainedLines: 3), onOutput: log.append)
+            #expect(result.lines.map(\.text) == ["23", "24", "25"])
+            #expect(result.lineCount == 25)
+            #expect(log.texts == (1...25).map(String.init))
+        }
+
         @Test func nonExecutableFileIsAnExecFailure() async throws {
             let folder = try TempFolder()
             defer { folder.cleanup() }
