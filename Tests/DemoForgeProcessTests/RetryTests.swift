@@ -45,8 +45,8 @@ extension ProcessTests {
             if announced.count == 2 && report.waitedSeconds.count == 2 {
                 #expect(announced[0] >= 0.8 && announced[0] <= 1.2)
                 #expect(announced[1] >= 1.6 && announced[1] <= 2.4)
-                #expect(report.waitedSeconds[0] >= 0.8 && report.waitedSeconds[0] <= 1.2 + 0.25)
-                #expect(report.waitedSeconds[1] >= 1.6 && report.waitedSeconds[1] <= 2.4 + 0.25)
+                #expect(report.waitedSeconds[0] >= 0.8 && report.waitedSeconds[0] <= 1.2 + 0.4)
+                #expect(report.waitedSeconds[1] >= 1.6 && report.waitedSeconds[1] <= 2.4 + 0.4)
             }
             let outputs = log.events.withLock { list in
                 list.compactMap {

@@ -44,6 +44,19 @@ extension ProcessTests {
             #expect(String(decoding: buffer.prefix(max(0, count)), as: UTF8.self) == "hi\n")
         }
 
+        @Test func extraDescriptorMappedOntoItsOwnNumberSurvivesExec() async throws {
+            // dup2(fd, fd) would keep O_CLOEXEC and lose the descriptor at exec: the spawner copies it away first.
+            var ends: [Int32] = [-1, -1]
+            #expect(df_pipe2_cloexec(&ends, 0) == 0)
+            let high = fcntl(ends[1], F_DUPFD_CLOEXEC, Int32(200))
+            defer { [ends[0], ends[1], high].forEach { close($0) } }
+            let parentView = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(high)")
+            let result = try await ProcessSupervisor().run(
+                ProcessSpec(
+                    ["sh", "-c", "ls /proc/$$/fd; readlink /proc/$$/fd/\(high)"], extraDescriptors: [high: high]))
+            #expect(result.lines.map(\.text) == ["0", "1", "2", "\(high)", parentView])
+        }
+
         @Test func twoExtraDescriptorsLikeRemoteDebuggingPipe() async throws {
             // Chromium's --remote-debugging-pipe: the child reads commands on fd 3 and writes replies on fd 4.
             var toChild: [Int32] = [-1, -1]
@@ -85,6 +98,15 @@ extension ProcessTests {
             let stderr = result.lines.filter { $0.stream == .stderr }.map(\.text)
             #expect(stdout == ["a", "b", "c", ""])
             #expect(stderr == ["err"])
+        }
+
+        @Test func resultKeepsOnlyTheLastRetainedLines() async throws {
+            let log = LineLog()
+            let result = try await ProcessSupervisor().run(
+                ProcessSpec(["seq", "1", "25"]), options: SupervisionOptions(retainedLines: 3), onOutput: log.append)
+            #expect(result.lines.map(\.text) == ["23", "24", "25"])
+            #expect(result.lineCount == 25)
+            #expect(log.texts == (1...25).map(String.init))
         }
 
         @Test func nonExecutableFileIsAnExecFailure() async throws {

@@ -12,6 +12,7 @@ extension ProcessTests {
     @Suite struct Timeouts {
         @Test func silentProcessTimesOutByInactivity() async throws {
             let supervisor = ProcessSupervisor()
+            let descriptorsBefore = openDescriptorCount()
             let began = monotonicSeconds()
             let result = try await supervisor.run(
                 ProcessSpec(["sh", "-c", "sleep 120; echo done"]),
@@ -26,6 +27,8 @@ extension ProcessTests {
             #expect(result.groupEmptyConfirmed)
             #expect(groupGone(result.pid))
             #expect(supervisor.runningCount == 0)
+            // Pipes, pidfd and wake pipe are closed.
+            #expect(openDescriptorCount() == descriptorsBefore)
         }
 
         @Test func lineThenHangIsKilledAtInactivityTimeoutAndLineKept() async throws {
@@ -72,14 +75,15 @@ extension ProcessTests {
         }
 
         @Test func maximumDurationStopsAChattyProcess() async throws {
+            // Output every 0.2 s keeps the 2 s inactivity timer from firing; the 3 s total limit fires.
             let result = try await ProcessSupervisor().run(
                 ProcessSpec(["sh", "-c", "while :; do echo tick; sleep 0.2; done"]),
-                options: SupervisionOptions(inactivityTimeoutSeconds: 5, maxDurationSeconds: 1.5))
-            #expect(result.stopReason == .maxDuration(seconds: 1.5))
-            #expect(result.message == "timed out: still running after 1.5 s")
+                options: SupervisionOptions(inactivityTimeoutSeconds: 2, maxDurationSeconds: 3))
+            #expect(result.stopReason == .maxDuration(seconds: 3))
+            #expect(result.message == "timed out: still running after 3 s")
             #expect(result.stopReason.name == "maxDuration")
-            #expect(result.durationSeconds >= 1.5 && result.durationSeconds < 3)
-            #expect(result.lines.count >= 5)
+            #expect(result.durationSeconds >= 3 && result.durationSeconds < 4.5)
+            #expect(result.lines.first?.text == "tick")
             #expect(groupGone(result.pid))
         }
 

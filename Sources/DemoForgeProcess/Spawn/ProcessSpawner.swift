@@ -40,11 +40,12 @@ enum ProcessSpawner {
                     program: program)
             }
         }
-        for (childFD, parentFD) in spec.extraDescriptors where childFD < 3 || fcntl(parentFD, F_GETFD) == -1 {
+        for (childFD, parentFD) in spec.extraDescriptors
+        where childFD < 3 || childFD > 1024 || fcntl(parentFD, F_GETFD) == -1 {
             throw ProcessError(
                 .invalidArgument,
                 "cannot run \(program): extra descriptor \(parentFD) -> child fd \(childFD) is invalid "
-                    + "(child fds must be >= 3, parent fd must be open)", program: program)
+                    + "(child fds must be 3...1024, parent fd must be open)", program: program)
         }
 
         var environment = spec.environment ?? ProcessInfo.processInfo.environment
@@ -79,6 +80,14 @@ enum ProcessSpawner {
         if status == 0 { status = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
         for mapping in mappings where status == 0 {
             status = posix_spawn_file_actions_adddup2(&actions, mapping.source, mapping.target)
+        }
+        // closefrom only covers fds above the highest target; the holes below it (3..<highest that are not
+        // targets) are closed one by one, or descriptors opened without O_CLOEXEC elsewhere would leak in.
+        let targets = Set(mappings.map(\.target))
+        if highestTarget >= 3 {
+            for fd in 3...highestTarget where status == 0 && !targets.contains(fd) {
+                status = posix_spawn_file_actions_addclose(&actions, fd)
+            }
         }
         if status == 0 { status = df_spawn_addclosefrom(&actions, highestTarget + 1) }
         var emptyMask = sigset_t()

@@ -128,7 +128,8 @@ final class ProcessMonitor {
         return ProcessResult(
             pid: child.pid, argv: spec.argv, exitStatus: exitStatus ?? .unknown, stopReason: stop,
             killEscalated: killEscalated, groupEmptyConfirmed: confirmed, startedAt: startedAt,
-            durationSeconds: monotonicSeconds() - startedMonotonic, lines: retained, lineCount: lineCount)
+            durationSeconds: monotonicSeconds() - startedMonotonic,
+            lines: Array(retained.suffix(max(0, options.retainedLines))), lineCount: lineCount)
     }
 
     /// The watch loop: returns why supervision should end.
@@ -148,7 +149,8 @@ final class ProcessMonitor {
                 if left <= 0 { return .maxDuration(seconds: limit) }
                 wait = min(wait, left)
             }
-            if pidFD < 0 { wait = min(wait, 0.05) }
+            // Without a pidfd (old kernel) or a wake pipe (descriptor limit), tick instead of sleeping long.
+            if pidFD < 0 || wakeReadFD < 0 { wait = min(wait, 0.05) }
             pump(timeout: wait)
         }
     }
@@ -244,8 +246,9 @@ final class ProcessMonitor {
         let line = OutputLine(stream: stream, text: text, time: Date())
         lineCount += 1
         if options.retainedLines > 0 {
-            if retained.count >= options.retainedLines {
-                retained.removeFirst(retained.count - options.retainedLines + 1)
+            // Trimmed in halves so that keeping the last N lines costs O(1) per line, amortised.
+            if retained.count >= 2 * options.retainedLines {
+                retained.removeFirst(retained.count - options.retainedLines)
             }
             retained.append(line)
         }
