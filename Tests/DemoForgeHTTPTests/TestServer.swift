@@ -101,3 +101,29 @@ final class Box<T: Sendable>: Sendable {
     func get() -> T { value.withLock { $0 } }
     func update(_ body: (inout T) -> Void) { value.withLock { body(&$0) } }
 }
+
+// Waiting helpers as plain functions: closures passed from inside @Test bodies (within #expect or nested
+// trailing closures) hit Swift 6.3.1 compiler bugs (wrongly merged closures, a frontend crash).
+
+/// Waits until the server has `active` open streams (and, for 0, no live timers); elapsed seconds or nil.
+func waitForStreams(_ server: HTTPServer, active: Int, timeout: Double = 5) async -> Double? {
+    let metrics = server.metrics
+    return await waitUntil(timeout: timeout) {
+        metrics.activeStreams == active && (active != 0 || metrics.liveTimers == 0)
+    }
+}
+
+/// Waits until `box` holds a non-nil value.
+func waitForValue<T: Sendable>(_ box: Box<T?>, timeout: Double = 5) async -> Double? {
+    await waitUntil(timeout: timeout) { box.get() != nil }
+}
+
+/// Waits until `box` holds `count` elements.
+func waitForCount<T: Sendable>(_ box: Box<[T]>, _ count: Int, timeout: Double = 5) async -> Double? {
+    await waitUntil(timeout: timeout) { box.get().count == count }
+}
+
+/// Waits until this process holds exactly `count` sockets to or from `port`.
+func waitForSockets(port: Int, count: Int, timeout: Double = 5) async -> Double? {
+    await waitUntil(timeout: timeout) { socketDescriptors(port: port) == count }
+}

@@ -278,11 +278,11 @@ public func openDescriptorCount() -> Int {
 
 /// Polls `condition` every few milliseconds until it holds or `timeout` passes; returns the elapsed seconds,
 /// or nil on timeout. For waiting on a state the code under test reaches asynchronously.
-public func waitUntil(timeout: Double, _ condition: @Sendable () async -> Bool) async -> Double? {
+public func waitUntil(timeout: Double, _ condition: () -> Bool) async -> Double? {
     let start = monotonicSeconds()
     while monotonicSeconds() - start < timeout {
-        if await condition() { return monotonicSeconds() - start }
+        if condition() { return monotonicSeconds() - start }
         try? await Task.sleep(for: .milliseconds(5))
     }
-    return await condition() ? monotonicSeconds() - start : nil
+    return condition() ? monotonicSeconds() - start : nil
 }
