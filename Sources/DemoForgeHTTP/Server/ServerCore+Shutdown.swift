@@ -12,9 +12,15 @@ extension ServerCore {
         }
         let pending = inFlight
         inFlight = [:]
-        for (_, req) in pending {
+        for (_, entry) in pending {
             metrics.inFlightValue.subtract(1, ordering: .relaxed)
-            sendError(req, HTTPError(status: 503, code: .shuttingDown, message: "the server is shutting down"))
+            if let conn = evhttp_request_get_connection(entry.req) {
+                // Closed after the reply is flushed; the close is counted like a stream's.
+                drainRemaining += 1
+                evhttp_connection_set_closecb(conn, drainClosedCallback, Unmanaged.passUnretained(self).toOpaque())
+            }
+            let error = HTTPError(status: 503, code: .shuttingDown, message: "the server is shutting down")
+            sendError(entry.req, error, extra: ["Connection": "close"])
         }
         for state in Array(streams.values) {
             write(state, state.handle.takePending())

@@ -26,7 +26,7 @@ final class ServerCore: @unchecked Sendable {
     var bound: OpaquePointer?
     var phase = Phase.running
     var nextID: UInt64 = 0
-    var inFlight: [UInt64: OpaquePointer] = [:]
+    var inFlight: [UInt64: (req: OpaquePointer, method: HTTPMethod)] = [:]
     var streams: [UInt64: StreamState] = [:]
     var keyCounts: [String: Int] = [:]
     var drainRemaining = 0
@@ -170,7 +170,7 @@ final class ServerCore: @unchecked Sendable {
             body: body, parameters: parameters)
         nextID &+= 1
         let id = nextID
-        inFlight[id] = req
+        inFlight[id] = (req, method)
         metrics.inFlightValue.add(1, ordering: .relaxed)
         let log = config.log
         Task { [self] in
@@ -190,11 +190,13 @@ final class ServerCore: @unchecked Sendable {
 
     private func complete(_ id: UInt64, _ response: HTTPResponse) {
         // Absent when shutdown already answered it.
-        guard let req = inFlight.removeValue(forKey: id) else { return }
+        guard let (req, method) = inFlight.removeValue(forKey: id) else { return }
         metrics.inFlightValue.subtract(1, ordering: .relaxed)
         switch response.body {
         case .bytes(let bytes):
             send(req, status: response.status, headers: response.headers, body: bytes)
+        case .eventStream where method == .HEAD:
+            send(req, status: 200, headers: ["Content-Type": "text/event-stream", "Cache-Control": "no-cache"], body: [])
         case .eventStream(let key, let producer):
             startStream(req, headers: response.headers, key: key, producer: producer)
         }
