@@ -19,6 +19,7 @@ final class EventLoop: @unchecked Sendable {
     private static let threadingReady: Bool = evthread_use_pthreads() == 0
 
     let base: OpaquePointer
+    /// Set once in `init`, freed by the loop thread only after the mailbox closed (under its lock).
     private var wake: OpaquePointer?
     private let mailbox = Mutex(Mailbox())
     private let loopThread = Mutex<pthread_t?>(nil)
@@ -48,14 +49,14 @@ final class EventLoop: @unchecked Sendable {
     /// Hands `job` to the loop thread. Returns false (dropping the job) once the loop has stopped.
     @discardableResult
     func post(_ job: @escaping Job) -> Bool {
-        let wasEmpty = mailbox.withLock { box -> Bool? in
-            guard box.open else { return nil }
+        // event_active under the mailbox lock: the loop thread frees `wake` only after closing the mailbox under
+        // the same lock. (libevent runs callbacks without its base lock held, so this cannot deadlock.)
+        mailbox.withLock { box -> Bool in
+            guard box.open else { return false }
             box.jobs.append(job)
-            return box.jobs.count == 1
+            if box.jobs.count == 1, let wake { event_active(wake, EV_READ, 0) }
+            return true
         }
-        guard let wasEmpty else { return false }
-        if wasEmpty, let wake { event_active(wake, EV_READ, 0) }
-        return true
     }
 
     private func runJobs() {
@@ -82,6 +83,7 @@ final class EventLoop: @unchecked Sendable {
             _ = leftover
             if let wake { event_free(wake) }
             wake = nil
+            // Every event, connection and listener on the base is gone by now (evhttp_free ran first).
             event_base_free(base)
             onExit()
         }
