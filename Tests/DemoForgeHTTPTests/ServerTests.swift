@@ -150,3 +150,31 @@ struct ServerTests {
         #expect(throws: RawHTTPError.self) { try rawHTTPRequest(port: port, "GET", "/api/hello") }
     }
 }
+
+extension ServerTests {
+    @Test func metricsRouteRendersPrometheusText() async throws {
+        let metrics = HTTPMetrics()
+        var router = TestRoutes.router()
+        router.get("/metrics") { _ in
+            var text = PrometheusText()
+            metrics.render(into: &text)
+            return .text(text.text, contentType: PrometheusText.contentType)
+        }
+        var config = HTTPServerConfiguration()
+        config.host = "127.0.0.1"
+        config.port = 0
+        let server = HTTPServer(configuration: config, router: router, metrics: metrics)
+        let port = try await server.start()
+        let response = try await offPool { () -> RawHTTPResponse in
+            _ = try rawHTTPRequest(port: port, "GET", "/api/nope")
+            _ = try rawHTTPRequest(port: port, "GET", "/api/hello")
+            return try rawHTTPRequest(port: port, "GET", "/metrics")
+        }
+        await server.shutdown()
+        #expect(response.head["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8")
+        #expect(response.text.contains("demoforge_sse_active_streams 0\n"))
+        #expect(response.text.contains("demoforge_sse_live_timers 0\n"))
+        #expect(response.text.contains("demoforge_http_requests_total{status=\"200\"} 1\n"))
+        #expect(response.text.contains("demoforge_http_requests_total{status=\"404\"} 1\n"))
+    }
+}

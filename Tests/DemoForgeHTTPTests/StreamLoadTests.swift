@@ -163,3 +163,40 @@ extension ServerTests {
         print("shutdown with 500 streams took \(Int(elapsed * 1000)) ms")
     }
 }
+
+extension ServerTests {
+    /// A peer that takes no more data (zero window) while its unsent output stays under the cap is released by
+    /// the write timeout of two heartbeats, not kept forever.
+    @Test func stalledPeerUnderTheCapIsReleasedWithinTwoHeartbeats() async throws {
+        let reason = Box<SSECloseReason?>(nil)
+        let lastSend = Box<Double?>(nil)
+        var router = Router()
+        router.get("/burst") { _ in
+            .eventStream(key: nil) { stream in
+                let event = SSEEvent(data: String(repeating: "y", count: 64 * 1024))
+                for _ in 0..<128 { stream.send(event) }  // 8 MiB, then silence
+                lastSend.set(monotonicSeconds())
+                reason.set(await stream.closed())
+            }
+        }
+        try await withServer(router: router, configure: { config in
+            config.heartbeatSeconds = 1
+            config.streamOutputCapBytes = 64 << 20
+        }) { server, port in
+            let connection = try await offPool { () -> RawHTTPConnection in
+                let c = try RawHTTPConnection(port: port, receiveBuffer: 4096)
+                try c.sendRequest("GET", "/burst")
+                _ = try c.readHead()
+                return c  // never read again
+            }
+            defer { connection.close() }
+            #expect(await waitForValue(reason, timeout: 10) != nil)
+            let releasedAfter = monotonicSeconds() - (lastSend.get() ?? 0)
+            #expect(reason.get() == .peerClosed)
+            #expect(releasedAfter < 2.5)  // two heartbeats of 1 s, plus scheduling slack
+            #expect(server.metrics.activeStreams == 0)
+            #expect(server.metrics.liveTimers == 0)
+            print("stalled peer released \(Int(releasedAfter * 1000)) ms after the last send")
+        }
+    }
+}

@@ -16,16 +16,35 @@ public struct SSEEvent: Sendable, Equatable {
 
     /// The wire form, ending with the blank line that dispatches it.
     public var encoded: [UInt8] {
-        var out = ""
-        if let id { out += "id: " + SSEEvent.singleLine(id) + "\n" }
-        if let event { out += "event: " + SSEEvent.singleLine(event) + "\n" }
-        // Split on \r\n, \r and \n alike: each is a line end to an EventSource parser.
-        let normalized = data.replacingCRLF()
-        for line in normalized.split(separator: "\n", omittingEmptySubsequences: false) {
-            out += "data: " + line + "\n"
+        var out: [UInt8] = []
+        out.reserveCapacity(data.utf8.count + 32)
+        if let id { SSEEvent.appendField("id: ", id, to: &out) }
+        if let event { SSEEvent.appendField("event: ", event, to: &out) }
+        // Each of \r\n, \r and \n ends a line for an EventSource parser: each line gets its own `data:`.
+        let prefix = Array("data: ".utf8)
+        out += prefix
+        var previousCR = false
+        for byte in data.utf8 {
+            if byte == UInt8(ascii: "\n") && previousCR {
+                previousCR = false
+                continue
+            }
+            previousCR = byte == UInt8(ascii: "\r")
+            if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+                out.append(UInt8(ascii: "\n"))
+                out += prefix
+            } else {
+                out.append(byte)
+            }
         }
-        out += "\n"
-        return Array(out.utf8)
+        out += [UInt8(ascii: "\n"), UInt8(ascii: "\n")]
+        return out
+    }
+
+    private static func appendField(_ name: String, _ value: String, to out: inout [UInt8]) {
+        out += Array(name.utf8)
+        for byte in value.utf8 where byte != UInt8(ascii: "\n") && byte != UInt8(ascii: "\r") { out.append(byte) }
+        out.append(UInt8(ascii: "\n"))
     }
 
     static func singleLine(_ s: String) -> String {
@@ -35,27 +54,5 @@ public struct SSEEvent: Sendable, Equatable {
     /// The wire form of a comment line (heartbeats): `: text` and a blank line.
     public static func comment(_ text: String) -> [UInt8] {
         Array((": " + singleLine(text) + "\n\n").utf8)
-    }
-}
-
-extension String {
-    fileprivate func replacingCRLF() -> String {
-        guard contains("\r") else { return self }
-        var out = ""
-        var previousCR = false
-        for scalar in unicodeScalars {
-            if scalar == "\r" {
-                out += "\n"
-                previousCR = true
-                continue
-            }
-            if scalar == "\n" && previousCR {
-                previousCR = false
-                continue
-            }
-            previousCR = false
-            out.unicodeScalars.append(scalar)
-        }
-        return out
     }
 }

@@ -30,10 +30,14 @@ public actor HTTPServer {
     public private(set) var port: Int?
 
     /// Creates a server; nothing is bound until ``start()``.
-    public init(configuration: HTTPServerConfiguration, router: Router) {
+    ///
+    /// - Parameters:
+    ///   - metrics: pass your own to let route handlers (health, `/metrics`) read the counters of the server
+    ///     they are registered on.
+    public init(configuration: HTTPServerConfiguration, router: Router, metrics: HTTPMetrics = HTTPMetrics()) {
         self.configuration = configuration
         self.router = router
-        self.metrics = HTTPMetrics()
+        self.metrics = metrics
     }
 
     /// Validates the configuration, binds and starts the loop thread. Returns the bound port; the socket
