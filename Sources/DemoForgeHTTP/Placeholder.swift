@@ -1,1 +1,0 @@
-// DemoForgeHTTP — filled in by its issue.

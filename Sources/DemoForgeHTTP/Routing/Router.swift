@@ -1,0 +1,69 @@
+/// A route handler: runs on the cooperative pool; its answer is handed back to the event-loop thread.
+public typealias HTTPHandler = @Sendable (HTTPRequest) async throws -> HTTPResponse
+
+/// Maps method + path pattern to handlers. Patterns are literal segments and `{name}` captures, e.g.
+/// `/api/tasks/{id}/events/stream`; a capture matches exactly one decoded segment.
+public struct Router: Sendable {
+    struct Route: Sendable {
+        enum Part: Sendable, Equatable {
+            case literal(String)
+            case capture(String)
+        }
+        let method: HTTPMethod
+        let parts: [Part]
+        let handler: HTTPHandler
+    }
+
+    /// The outcome of looking a request up.
+    enum Match {
+        case found(HTTPHandler, [String: String])
+        case notFound
+        case methodNotAllowed([HTTPMethod])
+    }
+
+    private var routes: [Route] = []
+
+    /// Creates an empty router.
+    public init() {}
+
+    /// Registers `handler` for `method` and `pattern`.
+    public mutating func add(_ method: HTTPMethod, _ pattern: String, _ handler: @escaping HTTPHandler) {
+        let parts: [Route.Part] = pattern.split(separator: "/").map { segment in
+            if segment.hasPrefix("{") && segment.hasSuffix("}") {
+                return .capture(String(segment.dropFirst().dropLast()))
+            }
+            return .literal(String(segment))
+        }
+        routes.append(Route(method: method, parts: parts, handler: handler))
+    }
+
+    /// Registers a GET handler.
+    public mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.GET, pattern, handler) }
+    /// Registers a POST handler.
+    public mutating func post(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.POST, pattern, handler) }
+    /// Registers a DELETE handler.
+    public mutating func delete(_ pattern: String, _ handler: @escaping HTTPHandler) {
+        add(.DELETE, pattern, handler)
+    }
+
+    func match(_ method: HTTPMethod, _ segments: [String]) -> Match {
+        var allowed: [HTTPMethod] = []
+        for route in routes where route.parts.count == segments.count {
+            var captures: [String: String] = [:]
+            var ok = true
+            for (part, segment) in zip(route.parts, segments) {
+                switch part {
+                case .literal(let text): if text != segment { ok = false }
+                case .capture(let name): captures[name] = segment
+                }
+                if !ok { break }
+            }
+            guard ok else { continue }
+            if route.method == method || (method == .HEAD && route.method == .GET) {
+                return .found(route.handler, captures)
+            }
+            allowed.append(route.method)
+        }
+        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed)
+    }
+}
