@@ -260,17 +260,6 @@ public func rawHTTPRequest(
     return try connection.readResponse(timeout: timeout)
 }
 
-/// Runs blocking `body` on a new thread so that the cooperative pool stays free.
-public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            continuation.resume(with: Result { try body() })
-        }
-        thread.stackSize = 1 << 20
-        thread.start()
-    }
-}
-
 /// Open file descriptors of this process (`/proc/self/fd`).
 public func openDescriptorCount() -> Int {
     (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
