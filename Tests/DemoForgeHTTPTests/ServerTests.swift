@@ -57,8 +57,9 @@ struct ServerTests {
             let response = try await offPool { try rawHTTPRequest(port: port, "GET", "/api/tasks/..%2F..%2Fx") }
             #expect(response.status == 400)
             #expect(errorBody(response)?.code == "invalid_identifier")
-            #expect(errorBody(response)?.message
-                == "path parameter 'id' '../../x' is not a valid slug (must match ^[a-z0-9][a-z0-9-]{0,62}$)")
+            #expect(
+                errorBody(response)?.message
+                    == "path parameter 'id' '../../x' is not a valid slug (must match ^[a-z0-9][a-z0-9-]{0,62}$)")
             let slug = try await offPool { try rawHTTPRequest(port: port, "GET", "/api/tasks/..%2Fetc") }
             #expect(slug.status == 400)
             let good = try await offPool { try rawHTTPRequest(port: port, "GET", "/api/tasks/acme-1") }
@@ -68,7 +69,9 @@ struct ServerTests {
 
     @Test func thrownErrorIs500WithoutInternals() async throws {
         let logged = Box<[String]>([])
-        try await withServer(configure: { config in config.log = { line in logged.update { $0.append(line) } } }) {
+        try await withServer(
+            configuration: testConfiguration { config in config.log = { line in logged.update { $0.append(line) } } }
+        ) {
             _, port in
             let response = try await offPool { try rawHTTPRequest(port: port, "GET", "/api/boom") }
             #expect(response.status == 500)
@@ -101,7 +104,7 @@ struct ServerTests {
     }
 
     @Test func tokenRequiresBearerOrCookie() async throws {
-        try await withServer(configure: { $0.token = "s3cret" }) { _, port in
+        try await withServer(configuration: testConfiguration { $0.token = "s3cret" }) { _, port in
             let missing = try await offPool { try rawHTTPRequest(port: port, "GET", "/api/hello") }
             #expect(missing.status == 401)
             #expect(errorBody(missing)?.code == "unauthorized")
