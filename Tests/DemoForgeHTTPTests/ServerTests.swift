@@ -181,3 +181,23 @@ extension ServerTests {
         #expect(response.text.contains("demoforge_http_requests_total{status=\"404\"} 1\n"))
     }
 }
+
+extension ServerTests {
+    @Test func portInUseFailsWithAClearError() async throws {
+        try await withServer { _, port in
+            let second = HTTPServer(configuration: testConfiguration { $0.port = port }, router: Router())
+            do {
+                try await second.start()
+                Issue.record("a second server bound port \(port)")
+                await second.shutdown()
+            } catch let error as HTTPServerError {
+                #expect(error.code == .bindFailed)
+                #expect(
+                    error.message
+                        == "cannot listen on server.host:server.port 127.0.0.1:\(port): Address already in use")
+            } catch {
+                Issue.record("unexpected error \(error)")
+            }
+        }
+    }
+}

@@ -39,7 +39,12 @@ final class ServerCore: @unchecked Sendable {
         self.metrics = metrics
         self.tokenCheck = config.token.map { TokenCheck(token: Array($0.utf8)) }
         self.loop = try EventLoop()
-        try setUp()
+        do {
+            try setUp()
+        } catch {
+            discardUnstarted()
+            throw error
+        }
     }
 
     private func setUp() throws(HTTPServerError) {
@@ -102,10 +107,11 @@ final class ServerCore: @unchecked Sendable {
     }
 
     /// Frees what `init` set up when the loop never ran (a failed start).
-    func discardUnstarted() {
+    private func discardUnstarted() {
         if let http { evhttp_free(http) }
         http = nil
         bound = nil
+        loop.discardUnstarted()
     }
 
     // MARK: - Requests
