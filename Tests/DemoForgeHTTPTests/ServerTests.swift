@@ -201,3 +201,17 @@ extension ServerTests {
         }
     }
 }
+
+extension ServerTests {
+    @Test func headersOver64KiBAreRefused() async throws {
+        try await withServer { _, port in
+            let big = String(repeating: "a", count: 70 * 1024)
+            let response = try await offPool {
+                try rawHTTPRequest(port: port, "GET", "/api/hello", headers: [("X-Big", big)])
+            }
+            #expect(response.status == 400)  // evhttp's own answer (HTML), before any route runs
+            let normal = try await offPool { try rawHTTPRequest(port: port, "GET", "/api/hello") }
+            #expect(normal.status == 200)
+        }
+    }
+}

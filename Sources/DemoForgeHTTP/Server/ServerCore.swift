@@ -63,6 +63,8 @@ final class ServerCore: @unchecked Sendable {
         // evhttp answers bodies over its own limit with an HTML 413; keep that limit well above ours so that
         // the common case gets the JSON 413 from `handle`.
         evhttp_set_max_body_size(http, max(config.maxBodyBytes * 8, 8 << 20))
+        // evhttp's default is unlimited header bytes per request.
+        evhttp_set_max_headers_size(http, 64 << 10)
         let timeout = max(config.connectionTimeoutSeconds, config.heartbeatSeconds * 3)
         evhttp_set_timeout(http, Int32(timeout.rounded(.up)))
 
