@@ -38,12 +38,12 @@ public struct Router: Sendable {
     }
 
     /// Registers a GET handler.
-    public mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.GET, pattern, handler) }
+    public mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.get, pattern, handler) }
     /// Registers a POST handler.
-    public mutating func post(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.POST, pattern, handler) }
+    public mutating func post(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.post, pattern, handler) }
     /// Registers a DELETE handler.
     public mutating func delete(_ pattern: String, _ handler: @escaping HTTPHandler) {
-        add(.DELETE, pattern, handler)
+        add(.delete, pattern, handler)
     }
 
     func match(_ method: HTTPMethod, _ segments: [String]) -> Match {
@@ -59,7 +59,7 @@ public struct Router: Sendable {
                 if !ok { break }
             }
             guard ok else { continue }
-            if route.method == method || (method == .HEAD && route.method == .GET) {
+            if route.method == method || (method == .head && route.method == .get) {
                 return .found(route.handler, captures)
             }
             allowed.append(route.method)
