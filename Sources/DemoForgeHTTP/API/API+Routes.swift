@@ -18,7 +18,7 @@ extension APIServices {
     func addHealth(to router: inout Router) {
         let services = self
         router.get("/api/health") { _ in
-            let leased = (try? services.previews.leasedPorts()) ?? 0
+            let leased = services.previews.leasedPorts()
             return API.json([
                 "status": "ok",
                 "activeStreams": .int(Int64(services.metrics.activeStreams)),
@@ -75,9 +75,8 @@ extension APIServices {
             let brief = body[path: "brief"] ?? .null
             do {
                 try ContextStore.validateBrief(brief, source: "brief")
-            } catch {
-                let field = brief[path: "name"] == nil || brief.objectValue == nil ? (brief.objectValue == nil ? "brief" : "name") : "name"
-                return API.fieldError(field, error.message)
+            } catch let error as StoreError {
+                return API.fieldError(brief.objectValue == nil ? "brief" : "name", error.message)
             }
             do {
                 let context = try await services.contexts.create(slug: slug, brief: brief)

@@ -23,6 +23,9 @@ public struct Router: Sendable {
 
     private var routes: [Route] = []
 
+    /// Answers GET and HEAD requests that match no route (the built-in static server serves files this way).
+    public var fallback: HTTPHandler?
+
     /// Creates an empty router.
     public init() {}
 
@@ -64,6 +67,7 @@ public struct Router: Sendable {
             }
             allowed.append(route.method)
         }
+        if allowed.isEmpty, let fallback, method == .get || method == .head { return .found(fallback, [:]) }
         return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed)
     }
 }
