@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CDemoForgeShims
 import DemoForgeSystem
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A headless Chromium in its own session and process group, talking DevTools over fds 3 (commands in) and
 /// 4 (replies and events out).
@@ -68,7 +69,8 @@ final class BrowserProcess: Sendable {
             throw SnapshotError(.launchFailed, "pipe2 failed: \(errnoText())")
         }
         guard df_pipe2_cloexec(&events, 0) == 0 else {
-            close(commands[0]); close(commands[1])
+            close(commands[0])
+            close(commands[1])
             throw SnapshotError(.launchFailed, "pipe2 failed: \(errnoText())")
         }
         // Move the child's ends above 9, so that dup2 onto 3 and 4 never targets the same number (a dup2 onto
@@ -84,7 +86,8 @@ final class BrowserProcess: Sendable {
             close(childOut)
         }
         guard childIn >= 0, childOut >= 0 else {
-            close(parentOut); close(parentIn)
+            close(parentOut)
+            close(parentIn)
             throw SnapshotError(.launchFailed, "fcntl(F_DUPFD_CLOEXEC) failed: \(errnoText())")
         }
 
@@ -120,7 +123,8 @@ final class BrowserProcess: Sendable {
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, &attributes, cArguments, environ)
         guard result == 0 else {
-            close(parentOut); close(parentIn)
+            close(parentOut)
+            close(parentIn)
             throw SnapshotError(
                 .launchFailed,
                 "Cannot start browser \(executable): \(String(cString: strerror(result)))"

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CDemoForgeShims
 import DemoForgeStore
 import DemoForgeSystem
 import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One DevTools event: method, params and the flattened session it belongs to (nil for the browser itself).
 struct CDPEvent: Sendable {

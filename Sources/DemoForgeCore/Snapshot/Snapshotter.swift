@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import DemoForgeStore
 import DemoForgeSystem
 import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Takes full-page PNGs of a URL in headless Chromium, one per viewport, and reports what the page did.
 ///
@@ -32,6 +33,9 @@ public struct Snapshotter: Sendable {
             try FileManager.default.createDirectory(at: artifactsDir, withIntermediateDirectories: true)
         } catch {
             throw SnapshotError(.io, "Cannot create \(artifactsDir.path): \(error.localizedDescription)")
+        }
+        if Task.isCancelled {
+            throw SnapshotError(.cancelled, "Snapshot of \(url) was cancelled before the browser started")
         }
         let startedAt = Date()
         let start = monotonicSeconds()
