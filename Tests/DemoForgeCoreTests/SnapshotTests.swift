@@ -185,6 +185,46 @@ struct SnapshotTests {
         try await expectBrowserGone(log.last)
     }
 
+    @Test func browserThatExitsAtOnceIsReported() async throws {
+        let artifacts = try makeTempFolder("artifacts")
+        defer { try? FileManager.default.removeItem(at: artifacts) }
+        let log = LaunchLog()
+        var quick = options(timeout: 10, log: log)
+        quick.browser = "/bin/true"
+        let error = await #expect(throws: SnapshotError.self) {
+            _ = try await Snapshotter(options: quick).snapshot(url: "http://127.0.0.1:1/", artifactsDir: artifacts)
+        }
+        #expect(error?.code == .browserExited)
+        #expect(error?.message == "Browser connection lost: the browser closed the DevTools pipe")
+        try await expectBrowserGone(log.last)
+    }
+
+    @Test func browserGroupIgnoringSIGTERMIsKilled() async throws {
+        // A fake browser that ignores SIGTERM (inherited by its child), keeps the pipe open and never answers.
+        let folder = try makeTempFolder("fake-browser")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let script = folder.appendingPathComponent("stubborn")
+        try Data("#!/bin/sh\ntrap '' TERM\nsleep 600 &\nsleep 600\n".utf8).write(to: script)
+        #expect(chmod(script.path, 0o755) == 0)
+        let artifacts = try makeTempFolder("artifacts")
+        defer { try? FileManager.default.removeItem(at: artifacts) }
+        let log = LaunchLog()
+        var stubborn = options(timeout: 1, log: log)
+        stubborn.browser = script.path
+        stubborn.teardownGraceSeconds = 0.5
+        let start = monotonicSeconds()
+        let error = await #expect(throws: SnapshotError.self) {
+            _ = try await Snapshotter(options: stubborn).snapshot(url: "http://127.0.0.1:1/", artifactsDir: artifacts)
+        }
+        #expect(error?.code == .timeout)
+        #expect(
+            error?.message
+                == "Snapshot of http://127.0.0.1:1/ timed out after 1.0 s while waiting for the browser's DevTools pipe"
+        )
+        #expect(monotonicSeconds() - start < 1 + 0.5 + 5)
+        try await expectBrowserGone(log.last)
+    }
+
     @Test func badOptionsAreRefusedBeforeLaunch() async throws {
         let artifacts = try makeTempFolder("artifacts")
         defer { try? FileManager.default.removeItem(at: artifacts) }
