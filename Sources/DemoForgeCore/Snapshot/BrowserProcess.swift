@@ -39,8 +39,15 @@ final class BrowserProcess: Sendable {
         return arguments
     }
 
+    /// Writing commands to a browser that has just exited must give EPIPE, not kill this process: SIGPIPE is
+    /// ignored process-wide (once). Children get the default disposition back (`POSIX_SPAWN_SETSIGDEF`).
+    static let ignoreSIGPIPE: Void = {
+        _ = signal(SIGPIPE, SIG_IGN)
+    }()
+
     /// Starts the browser.
     static func launch(executable: String, extraArguments: [String]) throws(SnapshotError) -> BrowserProcess {
+        _ = ignoreSIGPIPE
         var template = Array((NSTemporaryDirectory() + "/demoforge-browser-XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw SnapshotError(.launchFailed, "Cannot create a temp folder for the browser: \(errnoText())")

@@ -151,6 +151,12 @@ final class CDPConnection: Sendable {
                     _ = poll(&pfd, 1, 5)
                     continue
                 }
+                if code == EPIPE {
+                    throw SnapshotError(
+                        .browserExited,
+                        "Browser connection lost: the browser closed the DevTools pipe (sending \(method))"
+                    )
+                }
                 throw SnapshotError(.browserExited, "Cannot send \(method) to the browser: \(errnoText(code))")
             }
         }

@@ -12,6 +12,9 @@ import Synchronization
 /// Each call starts its own browser (own process group, fresh user data dir), drives it over
 /// `--remote-debugging-pipe`, and tears the whole group down at the end — on success, on error, on timeout and
 /// on cancellation — before returning.
+///
+/// - Important: the first snapshot sets SIGPIPE to ignored for the whole process, so that a browser that dies while
+///   a command is being written gives an error instead of killing the program.
 public struct Snapshotter: Sendable {
     /// The options every snapshot of this value uses.
     public let options: SnapshotOptions
