@@ -1,3 +1,4 @@
+import DemoForgeTesting
 import Foundation
 
 @testable import DemoForgeCore
@@ -60,7 +61,7 @@ final class SnapshotTestSite: @unchecked Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
         let reader = output.fileHandleForReading
-        let line = await onDedicatedThread(name: "site-readiness") { () -> String in
+        let line = try await offPool { () -> String in
             var text = ""
             while !text.contains("\n") {
                 let chunk = reader.availableData

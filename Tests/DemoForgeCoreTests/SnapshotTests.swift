@@ -1,5 +1,6 @@
 import DemoForgeStore
 import DemoForgeSystem
+import DemoForgeTesting
 import Foundation
 import Synchronization
 import Testing
@@ -263,6 +264,6 @@ extension TestListener {
     /// Accepts one connection on a dedicated thread; returns its descriptor (or -1).
     func acceptOne() async -> Int32 {
         let fd = self.fd
-        return await onDedicatedThread(name: "test-accept") { accept(fd, nil, nil) }
+        return (try? await offPool { accept(fd, nil, nil) }) ?? -1
     }
 }

@@ -1,4 +1,5 @@
 import CDemoForgeShims
+import DemoForgeProcess
 import DemoForgeSystem
 import Foundation
 
@@ -6,25 +7,30 @@ import Foundation
     import Glibc
 #endif
 
-/// A headless Chromium in its own session and process group, talking DevTools over fds 3 (commands in) and
-/// 4 (replies and events out).
+/// A headless Chromium run by the process supervisor in its own session and process group, talking DevTools
+/// over fds 3 (commands in) and 4 (replies and events out).
 ///
-/// Deliberately small and self-contained: the shared process supervisor (`DemoForgeProcess`) can replace it later.
+/// The supervisor gives it what every child gets: closed descriptors, its output kept as lines, whole-group
+/// teardown that reaps every member (the browser starts several), and a crash record when the supervisor has
+/// a registry, so a browser left by a killed DemoForge is reaped by the next command.
 final class BrowserProcess: Sendable {
-    /// The browser's pid; also its process group id and session id (it was spawned with `setsid`).
-    let pid: pid_t
+    let process: SupervisedProcess
+    /// The browser's pid; also its process group id and session id.
+    var pid: pid_t { process.pid }
     /// Parent's end of the command pipe (child's fd 3), non-blocking.
     let commandFD: Int32
     /// Parent's end of the event pipe (child's fd 4), non-blocking.
     let eventFD: Int32
-    /// Temp folder holding `profile/` (the user data dir) and `browser.log` (stdout and stderr).
+    /// Temp folder holding `profile/` (the user data dir).
     let temporaryDirectory: String
+    private let log: LogRing
 
-    private init(pid: pid_t, commandFD: Int32, eventFD: Int32, temporaryDirectory: String) {
-        self.pid = pid
+    private init(process: SupervisedProcess, commandFD: Int32, eventFD: Int32, temporaryDirectory: String, log: LogRing) {
+        self.process = process
         self.commandFD = commandFD
         self.eventFD = eventFD
         self.temporaryDirectory = temporaryDirectory
+        self.log = log
     }
 
     /// The arguments after the executable: the checked flags, `--no-sandbox` only as root.
@@ -39,14 +45,15 @@ final class BrowserProcess: Sendable {
         return arguments
     }
 
-    /// Writing commands to a browser that has just exited must give EPIPE, not kill this process: SIGPIPE is
-    /// ignored process-wide (once). Children get the default disposition back (`POSIX_SPAWN_SETSIGDEF`).
+    /// Writing commands to a browser that has just exited must give EPIPE, not kill this process.
     static let ignoreSIGPIPE: Void = {
         _ = signal(SIGPIPE, SIG_IGN)
     }()
 
-    /// Starts the browser.
-    static func launch(executable: String, extraArguments: [String]) throws(SnapshotError) -> BrowserProcess {
+    /// Starts the browser under `supervisor`; `grace` is the SIGTERM→SIGKILL wait of its teardown.
+    static func launch(
+        executable: String, extraArguments: [String], supervisor: ProcessSupervisor, grace: Double
+    ) async throws(SnapshotError) -> BrowserProcess {
         _ = ignoreSIGPIPE
         var template = Array((NSTemporaryDirectory() + "/demoforge-browser-XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
@@ -55,100 +62,46 @@ final class BrowserProcess: Sendable {
         let temp = String(cString: made)
         let profile = temp + "/profile"
         mkdir(profile, 0o700)
-        do {
-            return try spawn(executable: executable, extra: extraArguments, temp: temp, profile: profile)
-        } catch {
-            try? FileManager.default.removeItem(atPath: temp)
-            throw error
-        }
-    }
-
-    private static func spawn(
-        executable: String,
-        extra: [String],
-        temp: String,
-        profile: String
-    ) throws(SnapshotError) -> BrowserProcess {
-        // Both pipes: [0] read end, [1] write end, close-on-exec in the parent.
+        // [0] read end, [1] write end; close-on-exec here, mapped onto the child's fds 3 and 4 by the spawner.
         var commands: [Int32] = [-1, -1]
         var events: [Int32] = [-1, -1]
         guard df_pipe2_cloexec(&commands, 0) == 0 else {
+            try? FileManager.default.removeItem(atPath: temp)
             throw SnapshotError(.launchFailed, "pipe2 failed: \(errnoText())")
         }
         guard df_pipe2_cloexec(&events, 0) == 0 else {
             close(commands[0])
             close(commands[1])
+            try? FileManager.default.removeItem(atPath: temp)
             throw SnapshotError(.launchFailed, "pipe2 failed: \(errnoText())")
         }
-        // Move the child's ends above 9, so that dup2 onto 3 and 4 never targets the same number (a dup2 onto
-        // itself keeps FD_CLOEXEC and the browser would get EPIPE) and never overwrites the other end.
-        let childIn = fcntl(commands[0], F_DUPFD_CLOEXEC, 10)
-        let childOut = fcntl(events[1], F_DUPFD_CLOEXEC, 10)
+        let log = LogRing(capacity: 200)
+        let spec = ProcessSpec(
+            [executable] + arguments(profile: profile, extra: extraArguments),
+            extraDescriptors: [3: commands[0], 4: events[1]])
+        let options = SupervisionOptions(terminationGraceSeconds: grace, killConfirmSeconds: 5, retainedLines: 20)
+        let process: SupervisedProcess
+        do {
+            process = try await supervisor.start(spec, options: options) { line in log.append(line.text) }
+        } catch {
+            for fd in commands + events { close(fd) }
+            try? FileManager.default.removeItem(atPath: temp)
+            throw SnapshotError(.launchFailed, "Cannot start browser \(executable): \(error.message)")
+        }
+        // The child has its copies; the parent keeps only its own ends.
         close(commands[0])
         close(events[1])
-        let parentOut = commands[1]
-        let parentIn = events[0]
-        defer {
-            close(childIn)
-            close(childOut)
-        }
-        guard childIn >= 0, childOut >= 0 else {
-            close(parentOut)
-            close(parentIn)
-            throw SnapshotError(.launchFailed, "fcntl(F_DUPFD_CLOEXEC) failed: \(errnoText())")
-        }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        let log = temp + "/browser.log"
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        posix_spawn_file_actions_adddup2(&actions, childIn, 3)
-        posix_spawn_file_actions_adddup2(&actions, childOut, 4)
-        df_spawn_addclosefrom(&actions, 5)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2] {
-            sigaddset(&defaults, signal)
-        }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        let flags = Int32(df_posix_spawn_setsid()) | Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
-        posix_spawnattr_setflags(&attributes, Int16(flags))
-
-        let argv = [executable] + arguments(profile: profile, extra: extra)
-        let cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for pointer in cArguments { free(pointer) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, cArguments, environ)
-        guard result == 0 else {
-            close(parentOut)
-            close(parentIn)
-            throw SnapshotError(
-                .launchFailed,
-                "Cannot start browser \(executable): \(String(cString: strerror(result)))"
-            )
-        }
-        _ = fcntl(parentOut, F_SETFL, fcntl(parentOut, F_GETFL) | O_NONBLOCK)
-        _ = fcntl(parentIn, F_SETFL, fcntl(parentIn, F_GETFL) | O_NONBLOCK)
-        return BrowserProcess(pid: pid, commandFD: parentOut, eventFD: parentIn, temporaryDirectory: temp)
+        _ = fcntl(commands[1], F_SETFL, fcntl(commands[1], F_GETFL) | O_NONBLOCK)
+        _ = fcntl(events[0], F_SETFL, fcntl(events[0], F_GETFL) | O_NONBLOCK)
+        return BrowserProcess(process: process, commandFD: commands[1], eventFD: events[0], temporaryDirectory: temp, log: log)
     }
 
     /// The last `count` lines the browser wrote to stdout/stderr.
     func logTail(_ count: Int = 20) -> String {
-        let text = (try? String(contentsOfFile: temporaryDirectory + "/browser.log", encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").suffix(count).joined(separator: "\n")
+        log.lines().suffix(count).joined(separator: "\n")
     }
 
-    /// The outcome of ``terminate(grace:)``.
+    /// The outcome of ``terminate()``.
     struct Teardown: Sendable {
         /// True when no live process of the group remained at the end.
         var confirmedEmpty: Bool
@@ -158,40 +111,16 @@ final class BrowserProcess: Sendable {
         var seconds: Double
     }
 
-    /// Tears the whole group down and removes the temp folder: SIGTERM to the group, up to `grace` seconds for it
-    /// to empty, then SIGKILL to the group and up to 5 s more. Blocking: call it on a dedicated thread.
-    func terminate(grace: Double) -> Teardown {
+    /// Tears the whole group down (SIGTERM, grace, SIGKILL, confirm empty), closes the pipes and removes the
+    /// temp folder. Runs to its end even when the caller is cancelled.
+    func terminate() async -> Teardown {
         let start = monotonicSeconds()
-        kill(-pid, SIGTERM)
-        var killed = false
-        var empty = waitForEmptyGroup(until: start + grace)
-        if !empty {
-            killed = true
-            kill(-pid, SIGKILL)
-            empty = waitForEmptyGroup(until: monotonicSeconds() + 5)
-        }
+        process.terminate()
+        let result = await process.wait()
         close(commandFD)
         close(eventFD)
         try? FileManager.default.removeItem(atPath: temporaryDirectory)
-        return Teardown(confirmedEmpty: empty, killed: killed, seconds: monotonicSeconds() - start)
-    }
-
-    /// Reaps the leader when it exits and waits until no live (non-zombie) process has the group id.
-    ///
-    /// Members that outlive the leader are re-parented to init, which reaps them on its own schedule; a zombie
-    /// holds no resources, so it does not count.
-    private func waitForEmptyGroup(until deadline: Double) -> Bool {
-        var leaderReaped = false
-        while true {
-            if !leaderReaped {
-                var status: Int32 = 0
-                let result = waitpid(pid, &status, WNOHANG)
-                if result == pid || (result == -1 && errno == ECHILD) { leaderReaped = true }
-            }
-            if leaderReaped && BrowserProcess.liveMembers(ofGroup: pid).isEmpty { return true }
-            if monotonicSeconds() >= deadline { return false }
-            usleep(10_000)
-        }
+        return Teardown(confirmedEmpty: result.groupEmptyConfirmed, killed: result.killEscalated, seconds: monotonicSeconds() - start)
     }
 
     /// Pids of non-zombie processes whose process group is `group` (from `/proc/<pid>/stat`, field 5).
@@ -215,14 +144,4 @@ final class BrowserProcess: Sendable {
 
 func errnoText(_ code: Int32 = errno) -> String {
     String(cString: strerror(code))
-}
-
-/// Runs blocking `work` on a new thread and waits for it without occupying a cooperative thread.
-/// Not cancellable on purpose: it is used for teardown, which must finish even when the caller is cancelled.
-func onDedicatedThread<T: Sendable>(name: String, _ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        let thread = Thread { continuation.resume(returning: work()) }
-        thread.name = name
-        thread.start()
-    }
 }

@@ -1,3 +1,4 @@
+import DemoForgeProcess
 import Foundation
 
 #if canImport(Glibc)
@@ -49,6 +50,8 @@ public struct SnapshotOptions: Sendable {
     public var extraArguments: [String] = []
     /// Called right after the browser started (e.g. to record its process group for crash recovery).
     public var onLaunch: (@Sendable (BrowserLaunch) -> Void)?
+    /// The supervisor that runs the browser (with its crash registry); nil runs it under a private one.
+    public var supervisor: ProcessSupervisor?
 
     /// Creates options with the defaults.
     public init() {}

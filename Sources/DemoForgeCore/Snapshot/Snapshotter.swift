@@ -1,5 +1,6 @@
 import DemoForgeStore
 import DemoForgeSystem
+import DemoForgeProcess
 import Foundation
 import Synchronization
 
@@ -42,7 +43,10 @@ public struct Snapshotter: Sendable {
         }
         let startedAt = Date()
         let start = monotonicSeconds()
-        let browser = try BrowserProcess.launch(executable: executable, extraArguments: options.extraArguments)
+        let supervisor = options.supervisor ?? ProcessSupervisor()
+        let browser = try await BrowserProcess.launch(
+            executable: executable, extraArguments: options.extraArguments, supervisor: supervisor,
+            grace: options.teardownGraceSeconds)
         options.onLaunch?(BrowserLaunch(pid: browser.pid, temporaryDirectory: browser.temporaryDirectory))
 
         let outcome: Result<Capture, SnapshotError>
@@ -63,8 +67,7 @@ public struct Snapshotter: Sendable {
         }
         // Cleanup that must happen even when the caller is cancelled: neither step observes cancellation.
         await connection?.shutdown()
-        let grace = options.teardownGraceSeconds
-        let teardown = await onDedicatedThread(name: "demoforge-browser-teardown") { browser.terminate(grace: grace) }
+        let teardown = await browser.terminate()
 
         var capture: Capture
         switch outcome {

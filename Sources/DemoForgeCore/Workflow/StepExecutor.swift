@@ -190,6 +190,7 @@ struct StepExecutor: Sendable {
         options.browser = workspace.config.snapshot.browser
         options.timeoutSeconds = workspace.config.snapshot.timeoutSeconds
         options.viewports = viewports ?? workspace.config.snapshot.viewports
+        options.supervisor = service.supervisor
         let folder = workspace.artifactFolder(runner.taskId)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let report: SnapshotReport

@@ -125,6 +125,7 @@ enum SnapshotCommand: Command {
         options.browser = workspace.config.snapshot.browser
         options.timeoutSeconds = workspace.config.snapshot.timeoutSeconds
         options.viewports = workspace.config.snapshot.viewports
+        options.supervisor = services.supervisor
         let folder = workspace.artifactFolder(task.taskId)
         let outcome: Result<SnapshotReport, any Error>
         do {
