@@ -57,8 +57,9 @@ struct ServerTests {
             let response = try await offPool { try rawHTTPRequest(port: port, "GET", "/api/tasks/..%2F..%2Fx") }
             #expect(response.status == 400)
             #expect(errorBody(response)?.code == "invalid_identifier")
-            #expect(errorBody(response)?.message
-                == "path parameter 'id' '../../x' is not a valid slug (must match ^[a-z0-9][a-z0-9-]{0,62}$)")
+            #expect(
+                errorBody(response)?.message
+                    == "path parameter 'id' '../../x' is not a valid slug (must match ^[a-z0-9][a-z0-9-]{0,62}$)")
             let slug = try await offPool { try rawHTTPRequest(port: port, "GET", "/api/tasks/..%2Fetc") }
             #expect(slug.status == 400)
             let good = try await offPool { try rawHTTPRequest(port: port, "GET", "/api/tasks/acme-1") }
@@ -68,7 +69,9 @@ struct ServerTests {
 
     @Test func thrownErrorIs500WithoutInternals() async throws {
         let logged = Box<[String]>([])
-        try await withServer(configure: { config in config.log = { line in logged.update { $0.append(line) } } }) {
+        try await withServer(
+            configuration: testConfiguration { config in config.log = { line in logged.update { $0.append(line) } } }
+        ) {
             _, port in
             let response = try await offPool { try rawHTTPRequest(port: port, "GET", "/api/boom") }
             #expect(response.status == 500)
@@ -101,7 +104,7 @@ struct ServerTests {
     }
 
     @Test func tokenRequiresBearerOrCookie() async throws {
-        try await withServer(configure: { $0.token = "s3cret" }) { _, port in
+        try await withServer(configuration: testConfiguration { $0.token = "s3cret" }) { _, port in
             let missing = try await offPool { try rawHTTPRequest(port: port, "GET", "/api/hello") }
             #expect(missing.status == 401)
             #expect(errorBody(missing)?.code == "unauthorized")
@@ -176,5 +179,39 @@ extension ServerTests {
         #expect(response.text.contains("demoforge_sse_live_timers 0\n"))
         #expect(response.text.contains("demoforge_http_requests_total{status=\"200\"} 1\n"))
         #expect(response.text.contains("demoforge_http_requests_total{status=\"404\"} 1\n"))
+    }
+}
+
+extension ServerTests {
+    @Test func portInUseFailsWithAClearError() async throws {
+        try await withServer { _, port in
+            let second = HTTPServer(configuration: testConfiguration { $0.port = port }, router: Router())
+            do {
+                try await second.start()
+                Issue.record("a second server bound port \(port)")
+                await second.shutdown()
+            } catch let error as HTTPServerError {
+                #expect(error.code == .bindFailed)
+                #expect(
+                    error.message
+                        == "cannot listen on server.host:server.port 127.0.0.1:\(port): Address already in use")
+            } catch {
+                Issue.record("unexpected error \(error)")
+            }
+        }
+    }
+}
+
+extension ServerTests {
+    @Test func headersOver64KiBAreRefused() async throws {
+        try await withServer { _, port in
+            let big = String(repeating: "a", count: 70 * 1024)
+            let response = try await offPool {
+                try rawHTTPRequest(port: port, "GET", "/api/hello", headers: [("X-Big", big)])
+            }
+            #expect(response.status == 400)  // evhttp's own answer (HTML), before any route runs
+            let normal = try await offPool { try rawHTTPRequest(port: port, "GET", "/api/hello") }
+            #expect(normal.status == 200)
+        }
     }
 }

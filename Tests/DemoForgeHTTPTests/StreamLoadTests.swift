@@ -81,10 +81,13 @@ extension ServerTests {
                 reason.set(await stream.closed())
             }
         }
-        try await withServer(router: router, configure: { config in
-            config.heartbeatSeconds = 2
-            config.streamOutputCapBytes = 1 << 20
-        }) { server, port in
+        try await withServer(
+            router: router,
+            configuration: testConfiguration { config in
+                config.heartbeatSeconds = 2
+                config.streamOutputCapBytes = 1 << 20
+            }
+        ) { server, port in
             let connection = try await offPool { () -> RawHTTPConnection in
                 let c = try RawHTTPConnection(port: port, receiveBuffer: 4096)
                 try c.sendRequest("GET", "/firehose")
@@ -104,10 +107,12 @@ extension ServerTests {
     }
 
     @Test func streamOutlivesTheConnectionTimeoutWithHeartbeats() async throws {
-        try await withServer(configure: { config in
-            config.heartbeatSeconds = 0.5
-            config.connectionTimeoutSeconds = 1  // becomes 2 s (3 heartbeats, rounded up)
-        }) { server, port in
+        try await withServer(
+            configuration: testConfiguration { config in
+                config.heartbeatSeconds = 0.5
+                config.connectionTimeoutSeconds = 1  // becomes 2 s (3 heartbeats, rounded up)
+            }
+        ) { server, port in
             let beats = try await offPool { () -> Int in
                 let c = try RawHTTPConnection(port: port)
                 defer { c.close() }
@@ -179,10 +184,13 @@ extension ServerTests {
                 reason.set(await stream.closed())
             }
         }
-        try await withServer(router: router, configure: { config in
-            config.heartbeatSeconds = 1
-            config.streamOutputCapBytes = 64 << 20
-        }) { server, port in
+        try await withServer(
+            router: router,
+            configuration: testConfiguration { config in
+                config.heartbeatSeconds = 1
+                config.streamOutputCapBytes = 64 << 20
+            }
+        ) { server, port in
             let connection = try await offPool { () -> RawHTTPConnection in
                 let c = try RawHTTPConnection(port: port, receiveBuffer: 4096)
                 try c.sendRequest("GET", "/burst")

@@ -56,13 +56,16 @@ extension ServerTests {
                 _ = await stream.closed()
             }
         }
-        try await withServer(router: router, configure: { $0.heartbeatSeconds = 0.2 }) { server, port in
+        try await withServer(router: router, configuration: testConfiguration { $0.heartbeatSeconds = 0.2 }) {
+            server, port in
             let text = try await offPool { () -> String in
                 let connection = try RawHTTPConnection(port: port)
                 defer { connection.close() }
                 try connection.sendRequest("GET", "/s")
                 _ = try connection.readHead()
-                return try connection.readStream(timeout: 3) { $0.components(separatedBy: ": heartbeat\n\n").count >= 3 }
+                return try connection.readStream(timeout: 3) {
+                    $0.components(separatedBy: ": heartbeat\n\n").count >= 3
+                }
             }
             #expect(text.hasPrefix(": heartbeat\n\n: heartbeat\n\n"))
             #expect(await waitForValue(reason) != nil)
@@ -72,7 +75,7 @@ extension ServerTests {
     }
 
     @Test func perKeyCapAnswers503JSONForStream101() async throws {
-        try await withServer(configure: { $0.maxStreamsPerKey = 100 }) { server, port in
+        try await withServer(configuration: testConfiguration { $0.maxStreamsPerKey = 100 }) { server, port in
             let connections = try await offPool { () -> [RawHTTPConnection] in
                 try (0..<100).map { _ in
                     let c = try RawHTTPConnection(port: port)
@@ -100,7 +103,7 @@ extension ServerTests {
     }
 
     @Test func totalCapAnswers503JSON() async throws {
-        try await withServer(configure: { $0.maxStreams = 5 }) { server, port in
+        try await withServer(configuration: testConfiguration { $0.maxStreams = 5 }) { server, port in
             let connections = try await offPool { () -> [RawHTTPConnection] in
                 try (0..<5).map { i in
                     let c = try RawHTTPConnection(port: port)

@@ -38,17 +38,22 @@ enum TestRoutes {
     }
 }
 
-/// Starts a server on 127.0.0.1 port 0, runs `body`, and always shuts it down.
-func withServer<T>(
-    router: Router = TestRoutes.router(),
-    configure: (inout HTTPServerConfiguration) -> Void = { _ in },
-    _ body: (HTTPServer, Int) async throws -> T
-) async throws -> T {
+/// A loopback, port-0, silent configuration changed by `change`.
+func testConfiguration(_ change: (inout HTTPServerConfiguration) -> Void = { _ in }) -> HTTPServerConfiguration {
     var config = HTTPServerConfiguration()
     config.host = "127.0.0.1"
     config.port = 0
     config.log = { _ in }
-    configure(&config)
+    change(&config)
+    return config
+}
+
+/// Starts a server, runs `body`, and always shuts it down.
+func withServer<T>(
+    router: Router = TestRoutes.router(),
+    configuration config: HTTPServerConfiguration = testConfiguration(),
+    _ body: (HTTPServer, Int) async throws -> T
+) async throws -> T {
     let server = HTTPServer(configuration: config, router: router)
     let port = try await server.start()
     do {

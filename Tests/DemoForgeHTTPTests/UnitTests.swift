@@ -1,5 +1,6 @@
-@testable import DemoForgeHTTP
 import Testing
+
+@testable import DemoForgeHTTP
 
 @Suite("HTTP pieces without a server")
 struct UnitTests {
@@ -33,22 +34,24 @@ struct UnitTests {
         var router = Router()
         router.get("/api/tasks/{id}/events/stream") { _ in .text("s") }
         router.post("/api/tasks/{id}/cancel") { _ in .text("c") }
-        if case .found(_, let params) = router.match(.GET, ["api", "tasks", "t1", "events", "stream"]) {
+        if case .found(_, let params) = router.match(.get, ["api", "tasks", "t1", "events", "stream"]) {
             #expect(params == ["id": "t1"])
         } else {
             Issue.record("expected a match")
         }
-        if case .methodNotAllowed(let allowed) = router.match(.GET, ["api", "tasks", "t1", "cancel"]) {
-            #expect(allowed == [.POST])
+        if case .methodNotAllowed(let allowed) = router.match(.get, ["api", "tasks", "t1", "cancel"]) {
+            #expect(allowed == [.post])
         } else {
             Issue.record("expected 405")
         }
-        if case .notFound = router.match(.GET, ["api", "nope"]) {} else { Issue.record("expected 404") }
+        if case .notFound = router.match(.get, ["api", "nope"]) {} else { Issue.record("expected 404") }
     }
 
     @Test func sseFramingSplitsMultiLineData() {
         let event = SSEEvent(id: "7", event: "log", data: "a\nb\r\nc\rd")
-        #expect(String(decoding: event.encoded, as: UTF8.self) == "id: 7\nevent: log\ndata: a\ndata: b\ndata: c\ndata: d\n\n")
+        #expect(
+            String(decoding: event.encoded, as: UTF8.self)
+                == "id: 7\nevent: log\ndata: a\ndata: b\ndata: c\ndata: d\n\n")
         let sneaky = SSEEvent(id: "1\n2", event: "x\ny", data: "")
         #expect(String(decoding: sneaky.encoded, as: UTF8.self) == "id: 12\nevent: xy\ndata: \n\n")
         #expect(String(decoding: SSEEvent.comment("heartbeat"), as: UTF8.self) == ": heartbeat\n\n")
@@ -56,25 +59,28 @@ struct UnitTests {
 
     @Test func errorBodyIsEscapedJSON() {
         let error = HTTPError(status: 400, code: .invalidIdentifier, message: "bad \"id\"\n")
-        #expect(String(decoding: error.jsonBody, as: UTF8.self)
-            == "{\"error\":{\"code\":\"invalid_identifier\",\"message\":\"bad \\\"id\\\"\\n\"}}")
+        #expect(
+            String(decoding: error.jsonBody, as: UTF8.self)
+                == "{\"error\":{\"code\":\"invalid_identifier\",\"message\":\"bad \\\"id\\\"\\n\"}}")
     }
 
     @Test func prometheusText() {
         var text = PrometheusText()
         text.gauge("demo_active", help: "Active.", value: 3)
-        text.family("demo_requests_total", help: "By status.", type: .counter,
+        text.family(
+            "demo_requests_total", help: "By status.", type: .counter,
             samples: [(labels: ["status": "200"], value: 5), (labels: ["status": "404"], value: 1)])
-        #expect(text.text == """
-            # HELP demo_active Active.
-            # TYPE demo_active gauge
-            demo_active 3
-            # HELP demo_requests_total By status.
-            # TYPE demo_requests_total counter
-            demo_requests_total{status="200"} 5
-            demo_requests_total{status="404"} 1
+        #expect(
+            text.text == """
+                # HELP demo_active Active.
+                # TYPE demo_active gauge
+                demo_active 3
+                # HELP demo_requests_total By status.
+                # TYPE demo_requests_total counter
+                demo_requests_total{status="200"} 5
+                demo_requests_total{status="404"} 1
 
-            """)
+                """)
     }
 
     @Test func loopbackHosts() {

@@ -87,21 +87,6 @@ public struct PreviewConfig: Sendable, Equatable {
     public init() {}
 }
 
-/// One browser viewport for snapshots.
-public struct Viewport: Sendable, Equatable, Hashable {
-    public var name: String
-    public var width: Int
-    public var height: Int
-    public var mobile: Bool
-
-    public init(name: String, width: Int, height: Int, mobile: Bool = false) {
-        self.name = name
-        self.width = width
-        self.height = height
-        self.mobile = mobile
-    }
-}
-
 /// `snapshot.*`: headless browser screenshots.
 public struct SnapshotConfig: Sendable, Equatable {
     /// Path of the browser; nil means `chromium` on PATH.

@@ -136,6 +136,14 @@ public actor PreviewManager {
         }.sorted { $0.slug < $1.slug }
     }
 
+    /// Every lease of the workspace's pool, any process's (for `demoforge previews` and health).
+    public nonisolated func leases() -> [PortLeaseRecord] {
+        (try? pool.leases()) ?? []
+    }
+
+    /// How many ports of the pool are leased, by any process.
+    public nonisolated func leasedPorts() -> Int { leases().count }
+
     /// The last log lines of a client's preview.
     public func logs(_ slug: String) -> [String] {
         if case .running(let running)? = slots[slug] { return running.log.lines() }

@@ -23,6 +23,9 @@ public struct Router: Sendable {
 
     private var routes: [Route] = []
 
+    /// Answers GET and HEAD requests that match no route (the built-in static server serves files this way).
+    public var fallback: HTTPHandler?
+
     /// Creates an empty router.
     public init() {}
 
@@ -38,12 +41,12 @@ public struct Router: Sendable {
     }
 
     /// Registers a GET handler.
-    public mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.GET, pattern, handler) }
+    public mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.get, pattern, handler) }
     /// Registers a POST handler.
-    public mutating func post(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.POST, pattern, handler) }
+    public mutating func post(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.post, pattern, handler) }
     /// Registers a DELETE handler.
     public mutating func delete(_ pattern: String, _ handler: @escaping HTTPHandler) {
-        add(.DELETE, pattern, handler)
+        add(.delete, pattern, handler)
     }
 
     func match(_ method: HTTPMethod, _ segments: [String]) -> Match {
@@ -59,11 +62,12 @@ public struct Router: Sendable {
                 if !ok { break }
             }
             guard ok else { continue }
-            if route.method == method || (method == .HEAD && route.method == .GET) {
+            if route.method == method || (method == .head && route.method == .get) {
                 return .found(route.handler, captures)
             }
             allowed.append(route.method)
         }
+        if allowed.isEmpty, let fallback, method == .get || method == .head { return .found(fallback, [:]) }
         return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed)
     }
 }

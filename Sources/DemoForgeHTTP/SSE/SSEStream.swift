@@ -149,8 +149,10 @@ public final class SSEStream: Sendable {
     func markClosed(_ reason: SSECloseReason) {
         let (handlers, waiters, producer) = inner.withLock { state in
             guard state.closeReason == nil else {
-                return ([@Sendable (SSECloseReason) -> Void](), [CheckedContinuation<SSECloseReason, Never>](),
-                    Task<Void, Never>?.none)
+                return (
+                    [@Sendable (SSECloseReason) -> Void](), [CheckedContinuation<SSECloseReason, Never>](),
+                    Task<Void, Never>?.none
+                )
             }
             state.closeReason = reason
             state.pending = []

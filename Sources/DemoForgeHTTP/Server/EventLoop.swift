@@ -91,6 +91,17 @@ final class EventLoop: @unchecked Sendable {
         thread.start()
     }
 
+    /// Frees the base of a loop whose thread never started (a failed start).
+    func discardUnstarted() {
+        mailbox.withLock { box in
+            box.open = false
+            box.jobs = []
+            if let wake { event_free(wake) }
+            wake = nil
+        }
+        event_base_free(base)
+    }
+
     /// Makes `event_base_loop` return (loop thread).
     func stop() {
         event_base_loopbreak(base)

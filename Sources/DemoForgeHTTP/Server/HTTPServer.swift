@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An HTTP/1.1 server with Server-Sent Events on libevent's `evhttp`, run by one event-loop thread.
@@ -82,7 +82,8 @@ public actor HTTPServer {
     /// The `http://host:port` base URL once started.
     public var baseURL: String? {
         guard let port else { return nil }
-        let host = configuration.host.contains(":") && !configuration.host.hasPrefix("[")
+        let host =
+            configuration.host.contains(":") && !configuration.host.hasPrefix("[")
             ? "[\(configuration.host)]" : configuration.host
         return "http://\(host):\(port)"
     }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CLibevent
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One open SSE response (loop thread only). Retained once for libevent (close callback and timer argument)
 /// from `startStream` until `release`.
@@ -55,7 +56,8 @@ extension ServerCore: StreamSink {
 
 extension ServerCore {
     func startStream(
-        _ req: OpaquePointer, headers: HTTPHeaders, key: String?, producer: @escaping @Sendable (SSEStream) async -> Void
+        _ req: OpaquePointer, headers: HTTPHeaders, key: String?,
+        producer: @escaping @Sendable (SSEStream) async -> Void
     ) {
         guard phase == .running else {
             sendError(req, HTTPError(status: 503, code: .shuttingDown, message: "the server is shutting down"))
@@ -85,8 +87,12 @@ extension ServerCore {
         if let out = evhttp_request_get_output_headers(req) {
             for field in headers {
                 let name = field.name.lowercased()
-                if ["content-type", "content-length", "content-encoding", "cache-control", "connection",
-                    "transfer-encoding"].contains(name) { continue }
+                if [
+                    "content-type", "content-length", "content-encoding", "cache-control", "connection",
+                    "transfer-encoding",
+                ].contains(name) {
+                    continue
+                }
                 evhttp_add_header(out, field.name, field.value)
             }
             evhttp_add_header(out, "Content-Type", "text/event-stream")
@@ -113,7 +119,7 @@ extension ServerCore {
         var userTimeout = UInt32(max(1000, config.heartbeatSeconds * 1000))
         let fd = bufferevent_getfd(bev)
         if fd >= 0 {
-            _ = setsockopt(fd, Int32(IPPROTO_TCP), 18 /* TCP_USER_TIMEOUT */, &userTimeout, 4)
+            _ = setsockopt(fd, Int32(IPPROTO_TCP), tcpUserTimeout, &userTimeout, 4)
         }
 
         if let timer = event_new(loop.base, -1, Int16(EV_PERSIST), heartbeatCallback, context) {
@@ -184,7 +190,8 @@ extension ServerCore {
             case .shutdown:
                 // Count the connection's close (after the final chunk is flushed) to know when to stop.
                 drainRemaining += 1
-                evhttp_connection_set_closecb(state.conn, drainClosedCallback, Unmanaged.passUnretained(self).toOpaque())
+                evhttp_connection_set_closecb(
+                    state.conn, drainClosedCallback, Unmanaged.passUnretained(self).toOpaque())
                 evhttp_send_reply_end(state.req)
             }
             metrics.activeStreamsValue.subtract(1, ordering: .relaxed)
@@ -194,6 +201,9 @@ extension ServerCore {
         }
     }
 }
+
+/// `TCP_USER_TIMEOUT` from <netinet/tcp.h>, which Glibc does not import.
+private let tcpUserTimeout: Int32 = 18
 
 private let streamClosedCallback: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void = { _, arg in
     guard let arg else { return }

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CLibevent
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The evhttp server and every request, connection, stream and timer it owns.
 ///
@@ -38,7 +39,12 @@ final class ServerCore: @unchecked Sendable {
         self.metrics = metrics
         self.tokenCheck = config.token.map { TokenCheck(token: Array($0.utf8)) }
         self.loop = try EventLoop()
-        try setUp()
+        do {
+            try setUp()
+        } catch {
+            discardUnstarted()
+            throw error
+        }
     }
 
     private func setUp() throws(HTTPServerError) {
@@ -57,6 +63,8 @@ final class ServerCore: @unchecked Sendable {
         // evhttp answers bodies over its own limit with an HTML 413; keep that limit well above ours so that
         // the common case gets the JSON 413 from `handle`.
         evhttp_set_max_body_size(http, max(config.maxBodyBytes * 8, 8 << 20))
+        // evhttp's default is unlimited header bytes per request.
+        evhttp_set_max_headers_size(http, 64 << 10)
         let timeout = max(config.connectionTimeoutSeconds, config.heartbeatSeconds * 3)
         evhttp_set_timeout(http, Int32(timeout.rounded(.up)))
 
@@ -86,21 +94,26 @@ final class ServerCore: @unchecked Sendable {
         if rc == 0 {
             if Int32(storage.ss_family) == AF_INET6 {
                 boundPort = withUnsafePointer(to: &storage) {
-                    $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
+                    $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                        Int(UInt16(bigEndian: $0.pointee.sin6_port))
+                    }
                 }
             } else {
                 boundPort = withUnsafePointer(to: &storage) {
-                    $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
+                    $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                        Int(UInt16(bigEndian: $0.pointee.sin_port))
+                    }
                 }
             }
         }
     }
 
     /// Frees what `init` set up when the loop never ran (a failed start).
-    func discardUnstarted() {
+    private func discardUnstarted() {
         if let http { evhttp_free(http) }
         http = nil
         bound = nil
+        loop.discardUnstarted()
     }
 
     // MARK: - Requests
@@ -195,8 +208,9 @@ final class ServerCore: @unchecked Sendable {
         switch response.body {
         case .bytes(let bytes):
             send(req, status: response.status, headers: response.headers, body: bytes)
-        case .eventStream where method == .HEAD:
-            send(req, status: 200, headers: ["Content-Type": "text/event-stream", "Cache-Control": "no-cache"], body: [])
+        case .eventStream where method == .head:
+            send(
+                req, status: 200, headers: ["Content-Type": "text/event-stream", "Cache-Control": "no-cache"], body: [])
         case .eventStream(let key, let producer):
             startStream(req, headers: response.headers, key: key, producer: producer)
         }
@@ -237,13 +251,13 @@ final class ServerCore: @unchecked Sendable {
 
     private func methodOf(_ req: OpaquePointer) -> HTTPMethod? {
         switch evhttp_request_get_command(req).rawValue {
-        case EVHTTP_REQ_GET.rawValue: .GET
-        case EVHTTP_REQ_POST.rawValue: .POST
-        case EVHTTP_REQ_HEAD.rawValue: .HEAD
-        case EVHTTP_REQ_PUT.rawValue: .PUT
-        case EVHTTP_REQ_DELETE.rawValue: .DELETE
-        case EVHTTP_REQ_OPTIONS.rawValue: .OPTIONS
-        case EVHTTP_REQ_PATCH.rawValue: .PATCH
+        case EVHTTP_REQ_GET.rawValue: .get
+        case EVHTTP_REQ_POST.rawValue: .post
+        case EVHTTP_REQ_HEAD.rawValue: .head
+        case EVHTTP_REQ_PUT.rawValue: .put
+        case EVHTTP_REQ_DELETE.rawValue: .delete
+        case EVHTTP_REQ_OPTIONS.rawValue: .options
+        case EVHTTP_REQ_PATCH.rawValue: .patch
         default: nil
         }
     }

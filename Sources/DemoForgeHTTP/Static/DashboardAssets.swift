@@ -28,6 +28,11 @@ public enum DashboardAssets {
         case "ico": return "image/x-icon"
         case "txt": return "text/plain; charset=utf-8"
         case "woff2": return "font/woff2"
+        case "woff": return "font/woff"
+        case "webp": return "image/webp"
+        case "gif": return "image/gif"
+        case "xml": return "application/xml"
+        case "webmanifest": return "application/manifest+json"
         default: return "application/octet-stream"
         }
     }

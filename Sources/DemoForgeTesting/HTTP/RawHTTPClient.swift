@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import Foundation
 import DemoForgeSystem
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A failure of the raw test client, naming what it was waiting for.
 public struct RawHTTPError: Error, CustomStringConvertible, Sendable {

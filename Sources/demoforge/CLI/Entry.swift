@@ -13,13 +13,16 @@ enum Entry {
             ContextSetCommand.self,
             ConfigCommand.self,
             ConfigCheckCommand.self,
+            RunCommand.self,
             BuildCommand.self,
             TasksCommand.self,
             TaskShowCommand.self,
             LogsCommand.self,
             CancelCommand.self,
+            ServeCommand.self,
             CleanupCommand.self,
             TaskDebugCommand.self,
+            StaticServeCommand.self,
         ]
     }
 
