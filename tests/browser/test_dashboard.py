@@ -176,16 +176,35 @@ def test_run_reaches_done_with_screenshots_and_every_seq_once(c):
 
 def test_log_autoscroll_pauses_when_scrolled_up(c):
     page = c.page
-    page.evaluate("document.getElementById('log').scrollTop = 0")
+    task_id = c.ws.cli("__task", "create", "acme", "run").stdout.strip()
+    c.ws.cli("__task", "state", task_id, "RUNNING")
+    page.wait_for_selector(f"#runs-body tr[data-task='{task_id}']", timeout=5000)
+    page.click(f"#runs-body tr[data-task='{task_id}'] button:has-text('View')")
+    c.ws.cli("__task", "append", task_id, "output", "filler", "--count", "60")
+    page.wait_for_selector("#log-list li[data-seq='60']", timeout=5000)
+    at_bottom = ("(() => { const l = document.getElementById('log'); "
+                 "return l.scrollTop + l.clientHeight >= l.scrollHeight - 8; })()")
+    wait_until(lambda: page.evaluate(at_bottom), 3, "the log to follow the newest line")
+    # The user scrolls up: new lines arrive but the view stays where the user put it.
+    page.evaluate("document.getElementById('log').scrollTop = 40")
     page.wait_for_selector("#log-follow:not([hidden])", timeout=3000)
-    before = page.evaluate("document.getElementById('log').scrollTop")
-    c.ws.cli("__task", "append", c.task_id, "output", "late line after the end")
-    time.sleep(0.3)  # the stream is closed for a finished task: nothing may move the view
-    assert page.evaluate("document.getElementById('log').scrollTop") == before
+    c.ws.cli("__task", "append", task_id, "output", "more", "--count", "20")
+    page.wait_for_selector("#log-list li[data-seq='80']", timeout=5000)
+    assert page.evaluate("document.getElementById('log').scrollTop") == 40
+    assert not page.evaluate(at_bottom)
+    # Resuming follows again, also for lines that come later.
     page.click("#log-follow")
-    at_bottom = page.evaluate("(() => { const l = document.getElementById('log'); "
-                              "return l.scrollTop + l.clientHeight >= l.scrollHeight - 8; })()")
-    assert at_bottom
+    assert page.evaluate(at_bottom)
+    assert page.is_hidden("#log-follow")
+    c.ws.cli("__task", "append", task_id, "output", "after resume", "--count", "20")
+    page.wait_for_selector("#log-list li[data-seq='100']", timeout=5000)
+    wait_until(lambda: page.evaluate(at_bottom), 3, "the log to follow again")
+    c.ws.cli("__task", "state", task_id, "DONE")
+    page.wait_for_selector("#task-state[data-state='DONE']", timeout=5000)
+    assert log_seqs(page) == list(range(1, 101))
+    # Back to the real run for the screenshots.
+    page.click(f"#runs-body tr[data-task='{c.task_id}'] button:has-text('View')")
+    page.wait_for_selector("#shots figure", timeout=10000)
 
 
 def test_dashboard_screenshots(c):

@@ -65,6 +65,10 @@
   function askToken() {
     const form = $("token-form");
     if (!form.hidden) return;
+    const hadToken = document.cookie.split(";").some((c) => c.trim().startsWith(`${TOKEN_COOKIE}=`));
+    $("token-error").textContent = hadToken ? "The server did not accept the saved token; enter it again." : "";
+    if (statusSource) statusSource.close();
+    if (view) closeTask();
     form.hidden = false;
     $("main").hidden = true;
     $("token-input").focus();
@@ -401,7 +405,10 @@
       renderConn();
       if (es.readyState === EventSource.CLOSED) {
         // The server answered with an error (restarting, 503, 401): retry ourselves.
-        statusRetry = setTimeout(() => { refreshLists(); openStatusStream(); }, 1000);
+        statusRetry = setTimeout(() => {
+          refreshLists();
+          if ($("token-form").hidden) openStatusStream();
+        }, 1000);
       }
     });
   }
@@ -611,7 +618,7 @@
     if (!v || v.id !== t.taskId) return;
     $("task-client").textContent = `— ${clientName(t.client)}`;
     setState($("task-state"), t.state);
-    $("task-step").textContent = t.step ? `step: ${t.step}` : "";
+    $("task-step").textContent = t.step ? `${TERMINAL.has(t.state) ? "last step" : "step"}: ${t.step}` : "";
     $("task-duration").textContent = taskDuration(t);
     $("task-error").textContent = t.error || "";
     const bar = $("task-progress");
