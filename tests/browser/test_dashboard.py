@@ -116,12 +116,16 @@ def test_start_run_and_see_appended_event_within_1s(c):
         });
         obs.observe(document.getElementById('log-list'), {childList: true, subtree: true});
     }""", marker)
+    before_append = time.time()
     out = c.ws.cli("__task", "append", c.task_id, "output", marker).stdout.strip()
-    appended_at = float(out.split(" at ")[1])
+    appended_at = float(out.split(" at ")[1])  # stamped by the CLI once the append returned
     wait_until(lambda: page.evaluate("window.__seen"), 5, "the marker in the page")
-    delay = page.evaluate("window.__seen") - appended_at
+    seen = page.evaluate("window.__seen")
+    # Conservative: measured from before the appending process even started (includes its start-up).
+    delay = seen - before_append
     c.marker_delay = delay
-    print(f"     marker appeared {delay * 1000:.0f} ms after the append")
+    print(f"     marker in the page {delay * 1000:.0f} ms after starting the append "
+          f"({(seen - appended_at) * 1000:.0f} ms after the CLI's post-append stamp)")
     assert delay < 1.0, f"the appended event took {delay:.3f} s to appear"
 
 
@@ -203,6 +207,25 @@ def test_log_autoscroll_pauses_when_scrolled_up(c):
     page.wait_for_selector("#task-state[data-state='DONE']", timeout=5000)
     assert log_seqs(page) == list(range(1, 101))
     # Back to the real run for the screenshots.
+    page.click(f"#runs-body tr[data-task='{c.task_id}'] button:has-text('View')")
+    page.wait_for_selector("#shots figure", timeout=10000)
+
+
+def test_cancel_with_keyboard(c):
+    page = c.page
+    task_id = c.ws.cli("__task", "create", "acme", "run").stdout.strip()
+    c.ws.cli("__task", "state", task_id, "RUNNING")
+    row = f"#runs-body tr[data-task='{task_id}']"
+    page.wait_for_selector(f"{row} .state[data-state='RUNNING']", timeout=5000)
+    # State is text, not only colour.
+    assert page.text_content(f"{row} .state") == "RUNNING"
+    page.focus(f"{row} button:has-text('Cancel')")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"{row} .state[data-state='CANCELLED']", timeout=5000)
+    assert page.text_content(f"{row} .state") == "CANCELLED"
+    status, body = c.server.api("GET", f"/api/tasks/{task_id}")
+    assert status == 200 and body["state"] == "CANCELLED", (status, body)
+    assert page.is_hidden(f"{row} button:has-text('Cancel')")
     page.click(f"#runs-body tr[data-task='{c.task_id}'] button:has-text('View')")
     page.wait_for_selector("#shots figure", timeout=10000)
 
@@ -291,6 +314,7 @@ def main():
                     ("run reaches DONE with screenshots; final log has every seq once",
                      test_run_reaches_done_with_screenshots_and_every_seq_once),
                     ("log auto-scroll pauses when scrolled up", test_log_autoscroll_pauses_when_scrolled_up),
+                    ("cancel a running task from the runs list with the keyboard", test_cancel_with_keyboard),
                     ("dashboard screenshots at 1280x800 and 390x844", test_dashboard_screenshots),
                     ("with server.token: asked once, sent as a SameSite=Strict cookie", test_token_asked_once_and_sent_as_cookie),
                 ]
