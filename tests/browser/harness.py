@@ -51,7 +51,7 @@ class Workspace:
     """A fresh `demoforge init` workspace whose agent is the fake agent above."""
 
     def __init__(self):
-        self.tmp = tempfile.mkdtemp(prefix="demoforge-browser-")
+        self.tmp = tempfile.mkdtemp(prefix="demoforge-dashtest-")
         self.root = os.path.join(self.tmp, "ws")
         self.gates = os.path.join(self.tmp, "gates")
         os.makedirs(self.gates)
