@@ -9,6 +9,7 @@ public final class HTTPMetrics: Sendable {
     let eventsSentValue = Atomic<Int>(0)
     let liveTimersValue = Atomic<Int>(0)
     let inFlightValue = Atomic<Int>(0)
+    let acceptPausesValue = Atomic<Int>(0)
     let byStatus = Mutex<[Int: Int]>([:])
 
     /// Creates zeroed counters.
@@ -26,6 +27,8 @@ public final class HTTPMetrics: Sendable {
     public var eventsSent: Int { eventsSentValue.load(ordering: .relaxed) }
     /// Per-stream heartbeat timers alive now; 0 when no stream is open.
     public var liveTimers: Int { liveTimersValue.load(ordering: .relaxed) }
+    /// Times accepting paused after an accept error (EMFILE: out of descriptors).
+    public var acceptPauses: Int { acceptPausesValue.load(ordering: .relaxed) }
     /// Requests whose handler is still running.
     public var requestsInFlight: Int { inFlightValue.load(ordering: .relaxed) }
 

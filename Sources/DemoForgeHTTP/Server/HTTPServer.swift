@@ -79,6 +79,18 @@ public actor HTTPServer {
         }
     }
 
+    /// Test hook: makes the server react as if accept() had failed with EMFILE (accepting pauses briefly).
+    func simulateAcceptFailure() async {
+        guard case .running(let core) = state else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let posted = core.loop.post {
+                core.simulateAcceptFailure()
+                continuation.resume()
+            }
+            if !posted { continuation.resume() }
+        }
+    }
+
     /// The `http://host:port` base URL once started.
     public var baseURL: String? {
         guard let port else { return nil }

@@ -6,6 +6,7 @@ extension ServerCore {
     func beginShutdown() {
         guard phase == .running else { return }
         phase = .draining
+        removeAcceptErrorHandling()
         if let http, let bound {
             evhttp_del_accept_socket(http, bound)
             self.bound = nil

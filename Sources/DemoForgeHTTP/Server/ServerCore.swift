@@ -32,6 +32,8 @@ final class ServerCore: @unchecked Sendable {
     var keyCounts: [String: Int] = [:]
     var drainRemaining = 0
     var drainTimer: OpaquePointer?
+    var acceptResumeTimer: OpaquePointer?
+    var acceptPaused = false
 
     init(config: HTTPServerConfiguration, router: Router, metrics: HTTPMetrics) throws(HTTPServerError) {
         self.config = config
@@ -85,6 +87,7 @@ final class ServerCore: @unchecked Sendable {
             throw HTTPServerError(code: .libevent, message: "libevent: evhttp_bind_listener failed")
         }
         self.bound = bound
+        installAcceptErrorHandling(listener, http: http)
         var storage = sockaddr_storage()
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let fd = evconnlistener_get_fd(listener)
@@ -110,6 +113,7 @@ final class ServerCore: @unchecked Sendable {
 
     /// Frees what `init` set up when the loop never ran (a failed start).
     private func discardUnstarted() {
+        removeAcceptErrorHandling()
         if let http { evhttp_free(http) }
         http = nil
         bound = nil
