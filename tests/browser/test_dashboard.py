@@ -4,6 +4,7 @@ Playwright. Run through tests/browser/run.sh. Scenarios run in order on one serv
 import os
 import sys
 import time
+import urllib.request
 import uuid
 
 from playwright.sync_api import sync_playwright
@@ -178,6 +179,26 @@ def test_run_reaches_done_with_screenshots_and_every_seq_once(c):
     assert page.text_content("#clients li[data-slug='acme'] .state") == "DONE"
 
 
+def test_preview_link_stop_and_start(c):
+    page = c.page
+    # The run leaves its preview up: the task view links to it.
+    page.wait_for_selector("#task-preview-link:not([hidden])", timeout=10000)
+    status, body = c.server.api("GET", "/api/previews")
+    url = [p["url"] for p in body["previews"] if p["slug"] == "acme"][0]
+    assert page.get_attribute("#task-preview-link", "href") == url
+    page.click("#preview-stop")
+    page.wait_for_selector("#preview-start:not([hidden])", timeout=15000)
+    assert page.is_hidden("#task-preview-link")
+    assert "stopped" in page.text_content("#task-preview-state")
+    status, body = c.server.api("GET", "/api/previews")
+    assert not [p for p in body["previews"] if p["slug"] == "acme" and p["state"] == "ready"], body
+    page.click("#preview-start")
+    page.wait_for_selector("#task-preview-link:not([hidden])", timeout=30000)
+    href = page.get_attribute("#task-preview-link", "href")
+    with urllib.request.urlopen(href, timeout=10) as res:
+        assert res.status == 200 and b"<html" in res.read().lower()
+
+
 def test_log_autoscroll_pauses_when_scrolled_up(c):
     page = c.page
     task_id = c.ws.cli("__task", "create", "acme", "run").stdout.strip()
@@ -313,6 +334,7 @@ def main():
                      test_server_restart_mid_run_reconnects_without_loss_or_duplicates),
                     ("run reaches DONE with screenshots; final log has every seq once",
                      test_run_reaches_done_with_screenshots_and_every_seq_once),
+                    ("preview link while up; stop and start it from the task view", test_preview_link_stop_and_start),
                     ("log auto-scroll pauses when scrolled up", test_log_autoscroll_pauses_when_scrolled_up),
                     ("cancel a running task from the runs list with the keyboard", test_cancel_with_keyboard),
                     ("dashboard screenshots at 1280x800 and 390x844", test_dashboard_screenshots),

@@ -61,6 +61,20 @@
   // ---------------------------------------------------------------- token (cookie, because EventSource has no headers)
 
   const TOKEN_COOKIE = "demoforge_token";
+  const TOKEN_KEY = "demoforge.token";
+
+  function setTokenCookie(value) {
+    document.cookie = `${TOKEN_COOKIE}=${value}; path=/; SameSite=Strict; max-age=2592000`;
+  }
+
+  function storedToken() {
+    try { return localStorage.getItem(TOKEN_KEY); } catch (e) { return null; }
+  }
+
+  // The cookie is what the server reads; localStorage keeps the token if the cookie expires or is cleared.
+  if (storedToken() && !document.cookie.split(";").some((c) => c.trim().startsWith(`${TOKEN_COOKIE}=`))) {
+    setTokenCookie(storedToken());
+  }
 
   function askToken() {
     const form = $("token-form");
@@ -81,7 +95,8 @@
       $("token-error").textContent = "The token must be printable ASCII without ; , \" or \\.";
       return;
     }
-    document.cookie = `${TOKEN_COOKIE}=${value}; path=/; SameSite=Strict; max-age=2592000`;
+    setTokenCookie(value);
+    try { localStorage.setItem(TOKEN_KEY, value); } catch (err) { /* cookie alone still works */ }
     $("token-input").value = "";
     $("token-error").textContent = "";
     $("token-form").hidden = true;
@@ -91,6 +106,7 @@
 
   $("forget-token").addEventListener("click", () => {
     document.cookie = `${TOKEN_COOKIE}=; path=/; SameSite=Strict; max-age=0`;
+    try { localStorage.removeItem(TOKEN_KEY); } catch (e) { /* nothing stored */ }
     location.reload();
   });
 
@@ -437,6 +453,7 @@
     $("shots").replaceChildren();
     $("shots-empty").hidden = false;
     $("log-follow").hidden = true;
+    $("task-preview").hidden = true;
     const t = tasks.get(id);
     if (t) renderTaskStatus(t);
     for (const row of runRows.values()) row.tr.classList.toggle("selected", row.tr.dataset.task === id);
@@ -627,32 +644,76 @@
     else if (!TERMINAL.has(t.state) && !v.seenProgress) { bar.removeAttribute("value"); $("task-progress-text").textContent = ""; }
     if (typeof t.progress === "number") v.seenProgress = true;
     $("task-cancel").hidden = TERMINAL.has(t.state);
-    const details = t.details || {};
-    const url = details.previewUrl ? safeHttpUrl(details.previewUrl) : null;
-    $("task-preview").hidden = !url;
-    if (url) {
-      const link = $("task-preview-link");
-      link.href = url;
-      link.textContent = url;
-      updatePreviewState(t.client, url);
-    }
+    if ((t.details || {}).previewUrl || v.preview) refreshPreview(t.client);
     renderTimeline(v);
     renderShots(t);
     if (TERMINAL.has(t.state) && v.es && v.es.readyState === EventSource.CLOSED) finishStream(v);
   }
 
+  // Preview: the link while the client's preview is up; start/stop buttons otherwise.
   let previewCheck = 0;
-  async function updatePreviewState(slug, url) {
+  let previewTimer = null;
+  async function refreshPreview(slug, force = false) {
     const now = Date.now();
-    if (now - previewCheck < 2000) return;
+    if (!force && now - previewCheck < 2000) {
+      clearTimeout(previewTimer);
+      previewTimer = setTimeout(() => refreshPreview(slug, true), 2000);
+      return;
+    }
     previewCheck = now;
+    let preview = null;
     try {
       const body = await api("/api/previews");
-      const p = (body.previews || []).find((x) => x.slug === slug);
-      $("task-preview-state").textContent = p ? `(${p.state || "up"})` : "(stopped)";
-    } catch (e) { /* leave as is */ }
-    void url;
+      preview = (body.previews || []).find((x) => x.slug === slug) || null;
+    } catch (e) { return; }
+    if (view) { view.preview = preview || view.preview; renderPreview(slug, preview); }
   }
+
+  function renderPreview(slug, preview) {
+    const t = view && tasks.get(view.id);
+    if (!t || t.client !== slug) return;
+    const up = preview && (preview.state === "ready" || preview.state === "starting");
+    const url = up ? safeHttpUrl(preview.url) : null;
+    const link = $("task-preview-link");
+    $("task-preview").hidden = false;
+    link.hidden = !url;
+    if (url) { link.href = url; link.textContent = url; }
+    $("task-preview-state").textContent = up ? `(${preview.state})` : `stopped${preview && preview.state === "failed" ? " (failed)" : ""}`;
+    $("preview-start").hidden = !!up;
+    $("preview-stop").hidden = !up;
+  }
+
+  $("preview-start").addEventListener("click", async () => {
+    const t = view && tasks.get(view.id);
+    if (!t) return;
+    const button = $("preview-start");
+    button.disabled = true;
+    $("task-preview-state").textContent = "(starting…)";
+    try {
+      const p = await api(`/api/clients/${encodeURIComponent(t.client)}/preview`, { method: "POST", json: {} });
+      if (view) view.preview = p;
+      renderPreview(t.client, { slug: t.client, ...p });
+    } catch (e) {
+      $("task-preview-state").textContent = `could not start: ${e.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  $("preview-stop").addEventListener("click", async () => {
+    const t = view && tasks.get(view.id);
+    if (!t) return;
+    const button = $("preview-stop");
+    button.disabled = true;
+    try {
+      await api(`/api/clients/${encodeURIComponent(t.client)}/preview`, { method: "DELETE" });
+      renderPreview(t.client, null);
+    } catch (e) {
+      $("task-preview-state").textContent = `could not stop: ${e.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
 
   function renderShots(t) {
     const details = t.details || {};
