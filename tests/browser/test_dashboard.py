@@ -148,6 +148,8 @@ def test_server_restart_mid_run_reconnects_without_loss_or_duplicates(c):
         arg=down_marker, timeout=10000)
     seqs = log_seqs(page)
     assert len(seqs) == len(set(seqs)), f"duplicated seqs after reconnect: {seqs}"
+    opened = page.evaluate("window.__sources")
+    print(f"     EventSources opened by the page so far: {opened}")
 
 
 def test_run_reaches_done_with_screenshots_and_every_seq_once(c):
@@ -324,6 +326,15 @@ def main():
                 page.on("dialog", lambda d: (c.dialogs.append(d.message), d.dismiss()))
                 page.on("pageerror", lambda e: c.page_errors.append(str(e)))
                 c.page = page
+                # Record every EventSource the page opens (the page's own reopens use ?from=; the browser's
+                # reconnects reuse the same object and send Last-Event-ID).
+                page.add_init_script("""(() => {
+                    const Native = window.EventSource;
+                    window.__sources = [];
+                    window.EventSource = function (url, init) { window.__sources.push(String(url)); return new Native(url, init); };
+                    window.EventSource.prototype = Native.prototype;
+                    Object.assign(window.EventSource, {CONNECTING: 0, OPEN: 1, CLOSED: 2});
+                })()""")
                 page.goto(c.server.url)
                 page.wait_for_selector("#conn[data-state='live']", timeout=10000)
                 tests = [
