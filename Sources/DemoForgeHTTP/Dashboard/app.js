@@ -451,6 +451,7 @@
     $("log-list").replaceChildren();
     $("timeline").replaceChildren();
     $("shots").replaceChildren();
+    delete $("shots").dataset.key;
     $("shots-empty").hidden = false;
     $("log-follow").hidden = true;
     $("task-preview").hidden = true;
@@ -719,7 +720,7 @@
     const details = t.details || {};
     const shots = Array.isArray(details.screenshots) ? details.screenshots : [];
     const container = $("shots");
-    const key = JSON.stringify([shots, details.consoleErrors || null]);
+    const key = JSON.stringify([t.taskId, shots, details.consoleErrors || null]);
     if (container.dataset.key === key) return;
     container.dataset.key = key;
     $("shots-empty").hidden = shots.length > 0;
