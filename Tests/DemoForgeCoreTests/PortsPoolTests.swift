@@ -1,12 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-@testable import DemoForgeCore
 import DemoForgeStore
 import DemoForgeSystem
 import Foundation
 import Synchronization
 import Testing
+
+@testable import DemoForgeCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Port pool tests. They use fixed ports 18081...18100 (not the default range), hence `.serialized`.
 @Suite(.serialized, .timeLimit(.minutes(1)))
@@ -103,6 +105,39 @@ struct PortsPoolTests {
         #expect(lease.port == 18082)
         #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("18081.lease").path))
         #expect(leaseFiles(folder) == ["18082.lease"])
+        lease.release()
+    }
+
+    @Test func portWithOnlyATimeWaitConnectionIsHandedOut() async throws {
+        let listener = try TestListener(address: "127.0.0.1", port: 18081)
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(18081).bigEndian)
+        address.sin_addr = in_addr(s_addr: INADDR_LOOPBACK.bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        #expect(connected == 0)
+        let server = accept(listener.fd, nil, nil)  // already queued: returns at once
+        close(server)  // the server side closes first, so it is the side that enters TIME_WAIT
+        var byte: UInt8 = 0
+        #expect(read(client, &byte, 1) == 0)
+        close(client)
+        listener.close()
+        // State 06 (TIME_WAIT) with local port 18081 in /proc/net/tcp.
+        guard case .some(let raw, _) = PortPool.readLease("/proc/net/tcp") else {
+            Issue.record("cannot read /proc/net/tcp")
+            return
+        }
+        let table = String(decoding: raw, as: UTF8.self)
+        let local = ":" + String(18081, radix: 16, uppercase: true)
+        #expect(table.split(separator: "\n").contains { $0.contains("0100007F\(local) ") && $0.contains(" 06 ") })
+        let pool = try PortPool(range: 18081...18090, leaseFolder: folder)
+        let lease = try await pool.lease(slug: "acme")
+        #expect(lease.port == 18081)
         lease.release()
     }
 

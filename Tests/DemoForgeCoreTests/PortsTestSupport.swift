@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import DemoForgeSystem
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A TCP socket listening on a loopback or wildcard address, closed by `close()`.
 final class TestListener: @unchecked Sendable {

@@ -1,42 +1,44 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-@testable import DemoForgeCore
 import Foundation
+
+@testable import DemoForgeCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A tiny site served by a real `python3 -m http.server` on 127.0.0.1 (port chosen by the server: bind to 0).
 final class SnapshotTestSite: @unchecked Sendable {
     static let pages: [String: String] = [
         "boom.html": """
-            <!doctype html>
-            <html>
-            <head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>boom</title></head>
-            <body>
-            <h1>Boom</h1>
-            <p>Logs a console error, loads a missing image, throws an uncaught error.</p>
-            <img src="missing.png" alt="missing">
-            <script>
-            console.error("boom");
-            throw new Error("kaboom");
-            </script>
-            </body>
-            </html>
-            """,
+        <!doctype html>
+        <html>
+        <head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>boom</title></head>
+        <body>
+        <h1>Boom</h1>
+        <p>Logs a console error, loads a missing image, throws an uncaught error.</p>
+        <img src="missing.png" alt="missing">
+        <script>
+        console.error("boom");
+        throw new Error("kaboom");
+        </script>
+        </body>
+        </html>
+        """,
         "alert.html": """
-            <!doctype html>
-            <html>
-            <head><meta charset="utf-8"><title>alert</title></head>
-            <body><h1>Alert</h1><script>alert("hi");</script></body>
-            </html>
-            """,
+        <!doctype html>
+        <html>
+        <head><meta charset="utf-8"><title>alert</title></head>
+        <body><h1>Alert</h1><script>alert("hi");</script></body>
+        </html>
+        """,
         "tall.html": """
-            <!doctype html>
-            <html>
-            <head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>tall</title>
-            <style>body { margin: 0 } div { height: 2000px; background: linear-gradient(#08f, #f80) }</style></head>
-            <body><div></div></body>
-            </html>
-            """,
+        <!doctype html>
+        <html>
+        <head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>tall</title>
+        <style>body { margin: 0 } div { height: 2000px; background: linear-gradient(#08f, #f80) }</style></head>
+        <body><div></div></body>
+        </html>
+        """,
     ]
 
     let folder: URL
@@ -51,7 +53,9 @@ final class SnapshotTestSite: @unchecked Sendable {
         }
         let output = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", folder.path, "0"]
+        process.arguments = [
+            "python3", "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", folder.path, "0",
+        ]
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -67,7 +71,7 @@ final class SnapshotTestSite: @unchecked Sendable {
         }
         // "Serving HTTP on 127.0.0.1 port 41235 (http://127.0.0.1:41235/) ..."
         guard let match = line.firstMatch(of: /port (\d+)/), let port = Int(match.1) else {
-            kill(process.processIdentifier, SIGKILL)  // SIGTERM may be blocked: children inherit the spawning thread's mask
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             try? FileManager.default.removeItem(at: folder)
             throw SiteError(message: "http.server did not report its port: \(line)")
@@ -82,7 +86,9 @@ final class SnapshotTestSite: @unchecked Sendable {
     /// Stops the server and removes the pages.
     func stop() {
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)  // SIGTERM may be blocked: children inherit the spawning thread's mask
+            // Not SIGTERM: Foundation's Process spawns with the calling thread's signal mask, in which the
+            // concurrency runtime's threads may block SIGTERM.
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: folder)

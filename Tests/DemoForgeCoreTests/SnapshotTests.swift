@@ -1,12 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-@testable import DemoForgeCore
 import DemoForgeStore
 import DemoForgeSystem
 import Foundation
 import Synchronization
 import Testing
+
+@testable import DemoForgeCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Browser snapshots with Debian's chromium against a real local HTTP server (loopback, ports chosen by bind(0)).
 @Suite(.serialized, .timeLimit(.minutes(1)))
@@ -60,15 +62,17 @@ struct SnapshotTests {
             #expect(entry[path: "file"] == .string("\(viewport.name).png"))
             #expect(entry[path: "width"] == .int(Int64(viewport.width)))
             #expect(entry[path: "pngWidth"] == .int(Int64(viewport.width)))
-            let size = try FileManager.default.attributesOfItem(
-                atPath: artifacts.appendingPathComponent("\(viewport.name).png").path
-            )[.size] as? Int
+            let size =
+                try FileManager.default.attributesOfItem(
+                    atPath: artifacts.appendingPathComponent("\(viewport.name).png").path
+                )[.size] as? Int
             #expect(entry[path: "pngBytes"]?.intValue == size.map(Int64.init))
             #expect(entry[path: "status"] == .int(200))
             #expect(entry[path: "consoleErrors.0.source"] == .string("console"))
             #expect(entry[path: "consoleErrors.0.text"] == .string("boom"))
             #expect(entry[path: "consoleErrors.0.line"] == .int(9))
-            #expect(entry[path: "consoleErrors"].map { if case .array(let items) = $0 { items.count } else { -1 } } == 1)
+            #expect(
+                entry[path: "consoleErrors"].map { if case .array(let items) = $0 { items.count } else { -1 } } == 1)
             let exception = entry[path: "exceptions.0.message"]?.stringValue ?? ""
             #expect(exception.hasPrefix("Error: kaboom"))
             #expect(entry[path: "exceptions"].map { if case .array(let items) = $0 { items.count } else { -1 } } == 1)
@@ -124,7 +128,8 @@ struct SnapshotTests {
         let url = "http://127.0.0.1:\(port)/"
         let start = monotonicSeconds()
         let error = await #expect(throws: SnapshotError.self) {
-            _ = try await Snapshotter(options: options(timeout: 10, log: log)).snapshot(url: url, artifactsDir: artifacts)
+            _ = try await Snapshotter(options: options(timeout: 10, log: log)).snapshot(
+                url: url, artifactsDir: artifacts)
         }
         let elapsed = monotonicSeconds() - start
         #expect(error?.code == .unreachable)
@@ -168,13 +173,62 @@ struct SnapshotTests {
         let log = LaunchLog()
         let url = "http://127.0.0.1:\(hanging.port)/"
         let start = monotonicSeconds()
+        // 8 s: far more than the browser needs to reach navigation, even on a loaded machine.
         let error = await #expect(throws: SnapshotError.self) {
-            _ = try await Snapshotter(options: options(timeout: 3, log: log)).snapshot(url: url, artifactsDir: artifacts)
+            _ = try await Snapshotter(options: options(timeout: 8, log: log)).snapshot(
+                url: url, artifactsDir: artifacts)
         }
         let elapsed = monotonicSeconds() - start
         #expect(error?.code == .timeout)
-        #expect(error?.message == "Snapshot of \(url) timed out after 3.0 s while navigating to \(url) (viewport desktop)")
-        #expect(elapsed >= 3 && elapsed < 3 + 2 + 5)  // bound + teardown grace + kill confirmation
+        #expect(
+            error?.message == "Snapshot of \(url) timed out after 8.0 s while navigating to \(url) (viewport desktop)")
+        #expect(elapsed >= 8 && elapsed < 8 + 2 + 5)  // bound + teardown grace + kill confirmation
+        try await expectBrowserGone(log.last)
+    }
+
+    @Test func browserThatExitsAtOnceIsReported() async throws {
+        let artifacts = try makeTempFolder("artifacts")
+        defer { try? FileManager.default.removeItem(at: artifacts) }
+        let log = LaunchLog()
+        var quick = options(timeout: 10, log: log)
+        quick.browser = "/bin/true"
+        let error = await #expect(throws: SnapshotError.self) {
+            _ = try await Snapshotter(options: quick).snapshot(url: "http://127.0.0.1:1/", artifactsDir: artifacts)
+        }
+        #expect(error?.code == .browserExited)
+        // Either the reader sees EOF first or the first command's write gets EPIPE.
+        let message = error?.message ?? ""
+        #expect(
+            message == "Browser connection lost: the browser closed the DevTools pipe"
+                || message
+                    == "Browser connection lost: the browser closed the DevTools pipe (sending Browser.getVersion)"
+        )
+        try await expectBrowserGone(log.last)
+    }
+
+    @Test func browserGroupIgnoringSIGTERMIsKilled() async throws {
+        // A fake browser that ignores SIGTERM (inherited by its child), keeps the pipe open and never answers.
+        let folder = try makeTempFolder("fake-browser")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let script = folder.appendingPathComponent("stubborn")
+        try Data("#!/bin/sh\ntrap '' TERM\nsleep 600 &\nsleep 600\n".utf8).write(to: script)
+        #expect(chmod(script.path, 0o755) == 0)
+        let artifacts = try makeTempFolder("artifacts")
+        defer { try? FileManager.default.removeItem(at: artifacts) }
+        let log = LaunchLog()
+        var stubborn = options(timeout: 1, log: log)
+        stubborn.browser = script.path
+        stubborn.teardownGraceSeconds = 0.5
+        let start = monotonicSeconds()
+        let error = await #expect(throws: SnapshotError.self) {
+            _ = try await Snapshotter(options: stubborn).snapshot(url: "http://127.0.0.1:1/", artifactsDir: artifacts)
+        }
+        #expect(error?.code == .timeout)
+        #expect(
+            error?.message
+                == "Snapshot of http://127.0.0.1:1/ timed out after 1.0 s while waiting for the browser's DevTools pipe"
+        )
+        #expect(monotonicSeconds() - start < 1 + 0.5 + 5)
         try await expectBrowserGone(log.last)
     }
 

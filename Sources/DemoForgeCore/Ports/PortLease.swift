@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One leased port. The only way to hold a port: it cannot be copied, and it gives the port back when it ends —
 /// through ``release()``, or by going out of scope on any path (return, thrown error, cancellation).

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import DemoForgeSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Test-binds a TCP port on every address a preview server may listen on.
 ///

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CDemoForgeShims
 import DemoForgeSystem
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A headless Chromium in its own session and process group, talking DevTools over fds 3 (commands in) and
 /// 4 (replies and events out).
@@ -38,8 +39,15 @@ final class BrowserProcess: Sendable {
         return arguments
     }
 
+    /// Writing commands to a browser that has just exited must give EPIPE, not kill this process: SIGPIPE is
+    /// ignored process-wide (once). Children get the default disposition back (`POSIX_SPAWN_SETSIGDEF`).
+    static let ignoreSIGPIPE: Void = {
+        _ = signal(SIGPIPE, SIG_IGN)
+    }()
+
     /// Starts the browser.
     static func launch(executable: String, extraArguments: [String]) throws(SnapshotError) -> BrowserProcess {
+        _ = ignoreSIGPIPE
         var template = Array((NSTemporaryDirectory() + "/demoforge-browser-XXXXXX").utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw SnapshotError(.launchFailed, "Cannot create a temp folder for the browser: \(errnoText())")
@@ -68,7 +76,8 @@ final class BrowserProcess: Sendable {
             throw SnapshotError(.launchFailed, "pipe2 failed: \(errnoText())")
         }
         guard df_pipe2_cloexec(&events, 0) == 0 else {
-            close(commands[0]); close(commands[1])
+            close(commands[0])
+            close(commands[1])
             throw SnapshotError(.launchFailed, "pipe2 failed: \(errnoText())")
         }
         // Move the child's ends above 9, so that dup2 onto 3 and 4 never targets the same number (a dup2 onto
@@ -84,7 +93,8 @@ final class BrowserProcess: Sendable {
             close(childOut)
         }
         guard childIn >= 0, childOut >= 0 else {
-            close(parentOut); close(parentIn)
+            close(parentOut)
+            close(parentIn)
             throw SnapshotError(.launchFailed, "fcntl(F_DUPFD_CLOEXEC) failed: \(errnoText())")
         }
 
@@ -120,7 +130,8 @@ final class BrowserProcess: Sendable {
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, &attributes, cArguments, environ)
         guard result == 0 else {
-            close(parentOut); close(parentIn)
+            close(parentOut)
+            close(parentIn)
             throw SnapshotError(
                 .launchFailed,
                 "Cannot start browser \(executable): \(String(cString: strerror(result)))"

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CDemoForgeShims
 import DemoForgeStore
 import DemoForgeSystem
 import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One DevTools event: method, params and the flattened session it belongs to (nil for the browser itself).
 struct CDPEvent: Sendable {
@@ -149,6 +150,12 @@ final class CDPConnection: Sendable {
                     var pfd = pollfd(fd: commandFD, events: Int16(POLLOUT), revents: 0)
                     _ = poll(&pfd, 1, 5)
                     continue
+                }
+                if code == EPIPE {
+                    throw SnapshotError(
+                        .browserExited,
+                        "Browser connection lost: the browser closed the DevTools pipe (sending \(method))"
+                    )
                 }
                 throw SnapshotError(.browserExited, "Cannot send \(method) to the browser: \(errnoText(code))")
             }

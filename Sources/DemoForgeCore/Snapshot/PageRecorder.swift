@@ -82,7 +82,8 @@ final class PageRecorder: Sendable {
         case "Network.responseReceived":
             let status = params[path: "response.status"]?.intValue.map(Int.init)
             let url = params[path: "response.url"]?.stringValue ?? ""
-            let isDocument = params[path: "type"]?.stringValue == "Document"
+            let isDocument =
+                params[path: "type"]?.stringValue == "Document"
                 && params[path: "frameId"]?.stringValue == frameID
             update {
                 $0.lastNetworkActivity = now
@@ -119,7 +120,8 @@ final class PageRecorder: Sendable {
             update { $0.consoleErrors.append(error) }
         case "Runtime.exceptionThrown":
             let details = params[path: "exceptionDetails"] ?? [:]
-            let message = details[path: "exception.description"]?.stringValue
+            let message =
+                details[path: "exception.description"]?.stringValue
                 ?? details[path: "text"]?.stringValue ?? "exception"
             let exception = SnapshotReport.PageException(
                 message: message,

@@ -142,21 +142,29 @@ extension SnapshotReport.ViewportResult {
             "status": status.map { .int(Int64($0)) } ?? .null,
             "consoleErrors": .array(
                 consoleErrors.map {
-                    ["source": .string($0.source), "text": .string($0.text), "url": optional($0.url),
-                     "line": optional($0.line)]
+                    [
+                        "source": .string($0.source), "text": .string($0.text), "url": optional($0.url),
+                        "line": optional($0.line),
+                    ]
                 }
             ),
             "exceptions": .array(
                 exceptions.map {
-                    ["message": .string($0.message), "url": optional($0.url), "line": optional($0.line),
-                     "column": optional($0.column)]
+                    [
+                        "message": .string($0.message), "url": optional($0.url), "line": optional($0.line),
+                        "column": optional($0.column),
+                    ]
                 }
             ),
             "dialogs": .array(
-                dialogs.map { ["type": .string($0.type), "message": .string($0.message), "action": .string($0.action)] }
+                dialogs.map {
+                    ["type": .string($0.type), "message": .string($0.message), "action": .string($0.action)]
+                }
             ),
             "failedRequests": .array(
-                failedRequests.map { ["url": .string($0.url), "status": optional($0.status), "error": .string($0.error)] }
+                failedRequests.map {
+                    ["url": .string($0.url), "status": optional($0.status), "error": .string($0.error)]
+                }
             ),
             "networkQuiet": .bool(networkQuiet),
             "timings": [

@@ -1,16 +1,20 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import DemoForgeStore
 import DemoForgeSystem
 import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Takes full-page PNGs of a URL in headless Chromium, one per viewport, and reports what the page did.
 ///
 /// Each call starts its own browser (own process group, fresh user data dir), drives it over
 /// `--remote-debugging-pipe`, and tears the whole group down at the end — on success, on error, on timeout and
 /// on cancellation — before returning.
+///
+/// - Important: the first snapshot sets SIGPIPE to ignored for the whole process, so that a browser that dies while
+///   a command is being written gives an error instead of killing the program.
 public struct Snapshotter: Sendable {
     /// The options every snapshot of this value uses.
     public let options: SnapshotOptions
@@ -32,6 +36,9 @@ public struct Snapshotter: Sendable {
             try FileManager.default.createDirectory(at: artifactsDir, withIntermediateDirectories: true)
         } catch {
             throw SnapshotError(.io, "Cannot create \(artifactsDir.path): \(error.localizedDescription)")
+        }
+        if Task.isCancelled {
+            throw SnapshotError(.cancelled, "Snapshot of \(url) was cancelled before the browser started")
         }
         let startedAt = Date()
         let start = monotonicSeconds()
