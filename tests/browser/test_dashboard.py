@@ -14,7 +14,8 @@ from harness import CHROMIUM, REPO, Server, Workspace, free_port, run_tests, wai
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 XSS_LINE = "<script>alert(2)</script><img src=y onerror=alert(3)>"
-DOCS = os.path.join(REPO, "docs")
+# Screenshots are test artifacts; docs/ holds committed copies that the README shows.
+DOCS = os.environ.get("DEMOFORGE_TEST_ARTIFACTS", os.path.join(REPO, "test-artifacts"))
 
 
 class Context:

@@ -12,6 +12,8 @@ public struct Router: Sendable {
         let method: HTTPMethod
         let parts: [Part]
         let handler: HTTPHandler
+        /// Answered without the server token (the dashboard page, which asks for the token itself).
+        var isPublic = false
     }
 
     /// The outcome of looking a request up.
@@ -38,6 +40,24 @@ public struct Router: Sendable {
             return .literal(String(segment))
         }
         routes.append(Route(method: method, parts: parts, handler: handler))
+    }
+
+    /// Registers a GET handler that needs no token: only for content that reveals nothing (the dashboard's files).
+    public mutating func getPublic(_ pattern: String, _ handler: @escaping HTTPHandler) {
+        add(.get, pattern, handler)
+        routes[routes.count - 1].isPublic = true
+    }
+
+    /// True when `method` + `segments` match a route registered with ``getPublic(_:_:)``.
+    func isPublic(_ method: HTTPMethod, _ segments: [String]) -> Bool {
+        routes.contains { route in
+            route.isPublic && (route.method == method || (method == .head && route.method == .get))
+                && route.parts.count == segments.count
+                && zip(route.parts, segments).allSatisfy { part, segment in
+                    if case .literal(let text) = part { return text == segment }
+                    return true
+                }
+        }
     }
 
     /// Registers a GET handler.

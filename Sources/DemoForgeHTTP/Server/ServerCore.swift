@@ -128,13 +128,6 @@ final class ServerCore: @unchecked Sendable {
             return
         }
         let headers = readHeaders(req)
-        if let tokenCheck, !tokenCheck.allows(headers) {
-            let error = HTTPError(
-                status: 401, code: .unauthorized,
-                message: "missing or wrong token: send 'Authorization: Bearer <server.token>'")
-            sendError(req, error, extra: ["WWW-Authenticate": "Bearer"])
-            return
-        }
         guard let method = methodOf(req) else {
             sendError(req, HTTPError(status: 405, code: .methodNotAllowed, message: "method not supported"))
             return
@@ -159,6 +152,15 @@ final class ServerCore: @unchecked Sendable {
             parsed = try PercentDecoding.parseTarget(target)
         } catch {
             sendError(req, error)
+            return
+        }
+        // The token is checked before anything else is looked at, except for the dashboard's own files: the
+        // page must load in order to ask for the token.
+        if let tokenCheck, !tokenCheck.allows(headers), !router.isPublic(method, parsed.segments) {
+            let error = HTTPError(
+                status: 401, code: .unauthorized,
+                message: "missing or wrong token: send 'Authorization: Bearer <server.token>'")
+            sendError(req, error, extra: ["WWW-Authenticate": "Bearer"])
             return
         }
         let handler: HTTPHandler

@@ -42,13 +42,13 @@ extension Router {
     /// Serves the bundled dashboard: `GET /` → `index.html`, `GET /dashboard/{file}` → that file (404 JSON
     /// when absent, 400 for a name such as `..`).
     public mutating func addDashboard() {
-        get("/") { _ in
+        getPublic("/") { _ in
             guard let response = DashboardAssets.response(for: "index.html") else {
                 throw HTTPError.notFound("dashboard index.html is not bundled")
             }
             return response
         }
-        get("/dashboard/{file}") { request in
+        getPublic("/dashboard/{file}") { request in
             let name = try request.parameter("file", matching: .fileName)
             guard let response = DashboardAssets.response(for: name) else {
                 throw HTTPError.notFound("no dashboard file '\(name)'")
