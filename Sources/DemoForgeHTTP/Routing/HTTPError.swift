@@ -1,3 +1,4 @@
+import DemoForgeStore
 /// An error a handler throws to answer with a specific status and a JSON body
 /// `{"error":{"code":"...","message":"..."}}`.
 ///
@@ -70,30 +71,7 @@ public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The JSON body `{"error":{"code":"...","message":"..."}}` as UTF-8 bytes.
     public var jsonBody: [UInt8] {
-        Array("{\"error\":{\"code\":\(JSONString.quote(code.rawValue)),\"message\":\(JSONString.quote(message))}}".utf8)
-    }
-}
-
-/// Minimal JSON string escaping for the error bodies built here.
-enum JSONString {
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        let body: JSONValue = ["error": ["code": .string(code.rawValue), "message": .string(message)]]
+        return Array(body.compact().utf8)
     }
 }
