@@ -137,4 +137,25 @@ struct StaticServerTests {
         }
         #expect(try await server.stop() == 0)
     }
+
+    /// Only a real "address in use" may say so: previews retry on another port when the log says it.
+    @Test func startFailuresNameTheirOwnCause() async throws {
+        let folder = TemporaryFolder("static-fail")
+        defer { folder.remove() }
+        let refused = try await offPool {
+            try CommandRunner.run(CommandRunner.demoforgeBinary, ["__static", "--root", folder.path, "--port", "0", "--host", "10.255.255.1"])
+        }
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("refusing to listen on non-loopback host '10.255.255.1'"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains("EADDRINUSE"), "\(refused.stderr)")
+        #expect(!refused.stderr.lowercased().contains("address already in use"), "\(refused.stderr)")
+
+        let busy = try TestListener(address: "127.0.0.1", port: 0)
+        defer { busy.close() }
+        let taken = try await offPool {
+            try CommandRunner.run(CommandRunner.demoforgeBinary, ["__static", "--root", folder.path, "--port", String(busy.port)])
+        }
+        #expect(taken.status == 1)
+        #expect(taken.stderr.contains("127.0.0.1:\(busy.port): Address already in use"), "\(taken.stderr)")
+    }
 }
