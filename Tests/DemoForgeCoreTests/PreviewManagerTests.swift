@@ -250,4 +250,28 @@ struct PreviewManagerTests {
             #expect(bench.leaseFileNames == [])
         }
     }
+
+    static let pythonServer = #"{"preview": {"command": ["python3", "-m", "http.server", "{{port}}", "--bind", "127.0.0.1"]}}"#
+
+    /// A server that dies after it was ready is not reported as running: its port goes back to the pool and the
+    /// next start runs a new server.
+    @Test(.timeLimit(.minutes(1)))
+    func aServerThatDiesAfterReadyIsForgottenAndStartedAgain() async throws {
+        try await PreviewBench.with(config: Self.pythonServer, clients: ["acme"]) { bench in
+            let manager = try bench.manager()
+            let first = try await manager.start("acme")
+            let pid = try #require(first.pid)
+            #expect(first.port == 8081)
+            kill(-pid, SIGKILL)
+            let released = await ProcessInspection.eventually(10) { bench.leaseFileNames == [] }
+            #expect(released)
+            #expect(await manager.list() == [])
+            let second = try await manager.start("acme")
+            #expect(second.pid != first.pid)
+            #expect(second.port == 8081)
+            #expect(second.state == .ready)
+            #expect(await HTTPProbe.answers(port: 8081))
+            await manager.stop("acme")
+        }
+    }
 }

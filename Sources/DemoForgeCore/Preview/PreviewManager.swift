@@ -105,6 +105,11 @@ public actor PreviewManager {
         guard !shutDown else { throw PreviewError(code: .notRunning, message: "The preview manager is shut down", lastLines: []) }
         switch slots[slug] {
         case .running(let running)?:
+            guard running.process.isRunning else {
+                // It died after it was ready (its watcher has not run yet): forget it, then start anew.
+                await serverEnded(slug, running)
+                return try await start(slug)
+            }
             running.lastTouch.withLock { $0 = monotonicSeconds() }
             return running.info.withLock { $0 }
         case .starting(let task)?:
@@ -194,6 +199,7 @@ public actor PreviewManager {
                 }
                 slots[slug] = .running(running)
                 scheduleIdleStop(slug, running)
+                watchExit(slug, running)
                 return running.info.withLock { $0 }
             } catch let retry as AddressInUse where excluded.isEmpty {
                 // One more try on another port when the server says its port was taken.
@@ -312,6 +318,24 @@ public actor PreviewManager {
                 try? await Task.sleep(for: .seconds(remaining))
             }
         }
+    }
+
+    /// Forgets a preview whose server ends on its own after it was ready, and gives its port back. The task is
+    /// not stored: it ends with the server, which every stop and shutdown ends.
+    private func watchExit(_ slug: String, _ running: Running) {
+        let process = running.process
+        Task { [weak self] in
+            _ = await process.wait()
+            await self?.serverEnded(slug, running)
+        }
+    }
+
+    private func serverEnded(_ slug: String, _ running: Running) async {
+        guard case .running(let current)? = slots[slug], current === running else { return }
+        slots[slug] = nil
+        idleTimers.removeValue(forKey: slug)?.cancel()
+        await Self.teardown(running)
+        running.info.withLock { $0.state = .failed }
     }
 
     private func stopIfCurrent(_ slug: String, _ running: Running) async {
