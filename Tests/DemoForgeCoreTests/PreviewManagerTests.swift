@@ -274,4 +274,27 @@ struct PreviewManagerTests {
             await manager.stop("acme")
         }
     }
+
+    /// `stop` while the preview is starting cancels that start; a `start` right after it starts anew instead of
+    /// sharing the cancelled start.
+    @Test(.timeLimit(.minutes(1)))
+    func startRightAfterStoppingAStartingPreviewStartsAnew() async throws {
+        let script = #"if [ -e slow ]; then rm slow; sleep 30; fi; exec python3 -m http.server "$PORT" --bind 127.0.0.1"#
+        let config = #"{"preview": {"command": ["sh", "-c", \#(JSONValue.string(script).compact())]}}"#
+        try await PreviewBench.with(config: config, clients: ["acme"]) { bench in
+            let slow = bench.workspace.clientFolder("acme").appendingPathComponent("slow")
+            try Data().write(to: slow)
+            let manager = try bench.manager()
+            let pending = Task { try await manager.start("acme") }
+            let spawned = await ProcessInspection.eventually(10) { !FileManager.default.fileExists(atPath: slow.path) }
+            #expect(spawned)
+            await manager.stop("acme")
+            let info = try await manager.start("acme")
+            #expect(info.state == .ready)
+            #expect(info.port == 8081)
+            let outcome = await pending.result
+            #expect(throws: CancellationError.self) { try outcome.get() }
+            await manager.stop("acme")
+        }
+    }
 }

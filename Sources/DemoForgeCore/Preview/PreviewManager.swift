@@ -123,7 +123,8 @@ public actor PreviewManager {
         do {
             return try await task.value
         } catch {
-            if case .starting? = slots[slug] { slots[slug] = nil }
+            // Only this start's slot: a stop() may have cleared it and a new start taken it meanwhile.
+            if case .starting(let current)? = slots[slug], current == task { slots[slug] = nil }
             throw error
         }
     }
@@ -161,6 +162,8 @@ public actor PreviewManager {
             if case .starting(let task)? = slots[slug] {
                 task.cancel()
                 _ = try? await task.value
+                // Cleared here, not only by the starter, so that a start right after this stop starts anew.
+                if case .starting(let current)? = slots[slug], current == task { slots[slug] = nil }
             }
             return
         }
