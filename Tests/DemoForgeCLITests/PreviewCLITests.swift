@@ -264,4 +264,27 @@ struct PreviewCLITests {
         guard ok else { throw CocoaError(.fileWriteUnknown) }
         return Int(UInt16(bigEndian: addr.sin_port))
     }
+
+    /// Ctrl-C while the server is still starting (not yet answering) stops it at once, not after
+    /// `preview.readyTimeoutSeconds`.
+    @Test(.timeLimit(.minutes(1)))
+    func ctrlCWhileThePreviewStartsStopsAtOnce() async throws {
+        let folder = TemporaryFolder("cli-preview-ctrlc")
+        defer { folder.remove() }
+        let ws = try await Self.workspace(
+            folder, config: #"{"ports": {"from": 28461, "to": 28470}, "preview": {"command": ["sleep", "40"], "readyTimeoutSeconds": 30}}"#)
+        let process = try CommandRunner.start(Self.bin, ["--workspace", ws.path, "preview", "acme"])
+        let started = await ProcessInspection.eventually(10) { Self.groupRecords(ws).count == 1 }
+        #expect(started)
+        let server = try #require(Self.groupRecords(ws).first)
+        let began = Date()
+        kill(process.processIdentifier, SIGINT)
+        let status = try await Self.waitExit(process)
+        let elapsed = Date().timeIntervalSince(began)
+        #expect(elapsed < 5, "took \(elapsed) s")
+        #expect(status == 1)
+        #expect(ProcessInspection.liveMembers(ofGroup: server) == [])
+        #expect(Self.leaseFiles(ws) == [])
+        #expect(Self.groupRecords(ws) == [])
+    }
 }

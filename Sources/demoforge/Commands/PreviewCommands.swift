@@ -22,11 +22,18 @@ enum PreviewCommand: Command {
         guard ContextStore(workspace: workspace).exists(slug) else { throw CLIError.input("No client \"\(slug)\" in \(workspace.root.path)") }
         let services = try Services(workspace: workspace, origin: "cli")
         let stop = AsyncStream<Int32>.makeStream()
-        let signals = SignalWaiter(signals: [SIGINT, SIGTERM]) { stop.continuation.yield(0) }
+        let signals = SignalWaiter(signals: [SIGINT, SIGTERM]) {
+            stop.continuation.yield(0)
+            // Also while it is still starting: stop() cancels the start instead of waiting for readiness.
+            Task { await services.previews.stop(slug) }
+        }
         defer { signals.stop() }
         let info: PreviewInfo
         do {
             info = try await services.previews.start(slug)
+        } catch is CancellationError {
+            await services.shutdown()
+            throw CLIError.failure("the preview of \(slug) was stopped before it was ready")
         } catch {
             await services.shutdown()
             throw CLIError.failure("\(error)")
