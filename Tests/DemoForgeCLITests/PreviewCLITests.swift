@@ -287,4 +287,47 @@ struct PreviewCLITests {
         #expect(Self.leaseFiles(ws) == [])
         #expect(Self.groupRecords(ws) == [])
     }
+
+    /// The server's log keeps streaming after the ring buffer (500 lines) is full.
+    @Test(.timeLimit(.minutes(1)))
+    func previewLogKeepsStreamingPastFiveHundredLines() async throws {
+        let folder = TemporaryFolder("cli-preview-log")
+        defer { folder.remove() }
+        let script = """
+            python3 -m http.server "$PORT" --bind 127.0.0.1 >/dev/null 2>&1 &
+            i=0; while [ $i -lt 520 ]; do echo early-$i; i=$((i+1)); done
+            while [ ! -e go ]; do sleep 0.1; done
+            echo late-1; echo late-2
+            wait
+            """
+        let scriptJSON = String(decoding: try JSONSerialization.data(withJSONObject: [script], options: [.fragmentsAllowed]), as: UTF8.self)
+        let config = #"{"ports": {"from": 28471, "to": 28480}, "preview": {"command": ["sh", "-c", \#(scriptJSON.dropFirst().dropLast())]}}"#
+        let ws = try await Self.workspace(folder, config: config)
+        let process = try CommandRunner.start(Self.bin, ["--workspace", ws.path, "preview", "acme"])
+        let lines = LineSource(process.standardOutput as! Pipe)
+        let first = try await offPool { lines.waitFor("Preview of acme: ") } ?? ""
+        #expect(first.hasPrefix("Preview of acme: http://127.0.0.1:28471/"))
+        try Data().write(to: ws.appendingPathComponent("client-websites/acme/go"))
+        // Bounded: Ctrl-C after 15 s ends the output if "late-2" never comes.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(15))
+            kill(process.processIdentifier, SIGINT)
+        }
+        let shown = try await offPool { () -> [String] in
+            var shown: [String] = []
+            while let line = lines.next() {
+                shown.append(line)
+                if line == "  | late-2" { break }
+            }
+            return shown
+        }
+        watchdog.cancel()
+        #expect(shown.suffix(2) == ["  | late-1", "  | late-2"])
+        let early = shown.filter { $0.hasPrefix("  | early-") }
+        #expect(Set(early).count == early.count)  // nothing twice
+        kill(process.processIdentifier, SIGINT)
+        #expect(try await Self.waitExit(process) == 0)
+        #expect(Self.leaseFiles(ws) == [])
+        #expect(Self.groupRecords(ws) == [])
+    }
 }

@@ -156,6 +156,14 @@ public actor PreviewManager {
         return []
     }
 
+    /// The log lines of a client's preview numbered `since` and later (0 = its first line; lines the ring buffer
+    /// has already dropped are skipped), and the number to pass next time. For following a log without gaps or
+    /// repeats once the ring is full; `next` is `since` when no preview runs.
+    public func logs(_ slug: String, since: Int) -> (lines: [String], next: Int) {
+        if case .running(let running)? = slots[slug] { return running.log.lines(since: since) }
+        return ([], since)
+    }
+
     /// Stops the client's preview: group teardown, port confirmed bindable, lease released.
     public func stop(_ slug: String) async {
         guard case .running(let running)? = slots[slug] else {
@@ -361,16 +369,18 @@ func waitUntil(seconds: Double, _ condition: () -> Bool) async -> Bool {
 
 /// The last lines of a server's log.
 final class LogRing: Sendable {
-    private let storage: Mutex<(lines: [String], next: Int, full: Bool)>
+    /// `total` counts every line ever appended (the number of the next line).
+    private let storage: Mutex<(lines: [String], next: Int, full: Bool, total: Int)>
     let capacity: Int
 
     init(capacity: Int) {
         self.capacity = capacity
-        storage = Mutex(([], 0, false))
+        storage = Mutex(([], 0, false, 0))
     }
 
     func append(_ line: String) {
         storage.withLock { ring in
+            ring.total += 1
             if ring.lines.count < capacity {
                 ring.lines.append(line)
             } else {
@@ -382,8 +392,20 @@ final class LogRing: Sendable {
     }
 
     func lines() -> [String] {
+        storage.withLock { ring in Self.ordered(ring.lines, next: ring.next, full: ring.full) }
+    }
+
+    /// The held lines numbered `since` and later, and the number of the next line to be appended.
+    func lines(since: Int) -> (lines: [String], next: Int) {
         storage.withLock { ring in
-            ring.full ? Array(ring.lines[ring.next...] + ring.lines[..<ring.next]) : ring.lines
+            let held = Self.ordered(ring.lines, next: ring.next, full: ring.full)
+            let firstHeld = ring.total - held.count
+            let skip = min(max(since - firstHeld, 0), held.count)
+            return (Array(held[skip...]), ring.total)
         }
+    }
+
+    private static func ordered(_ lines: [String], next: Int, full: Bool) -> [String] {
+        full ? Array(lines[next...] + lines[..<next]) : lines
     }
 }

@@ -39,16 +39,18 @@ enum PreviewCommand: Command {
             throw CLIError.failure("\(error)")
         }
         Output.out("Preview of \(slug): \(info.url)  (\(info.command.joined(separator: " ")))")
-        for line in await services.previews.logs(slug) { Output.out("  | \(line)") }
+        let (initial, first) = await services.previews.logs(slug, since: 0)
+        for line in initial { Output.out("  | \(line)") }
         Output.err("Ctrl-C stops it")
-        // The log keeps flowing while we wait: print new lines every half second.
+        // The log keeps flowing while we wait: print new lines every half second. Followed by line number, not by
+        // the ring's size, which stops growing at 500 lines.
         let printer = Task {
-            var shown = await services.previews.logs(slug).count
+            var next = first
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(500))
-                let lines = await services.previews.logs(slug)
-                if lines.count > shown { for line in lines[shown...] { Output.out("  | \(line)") } }
-                shown = lines.count
+                let (lines, after) = await services.previews.logs(slug, since: next)
+                for line in lines { Output.out("  | \(line)") }
+                next = after
                 if await services.previews.list().isEmpty { stop.continuation.yield(1) }
             }
         }
