@@ -297,4 +297,29 @@ struct PreviewManagerTests {
             await manager.stop("acme")
         }
     }
+
+    /// A request counts like a touch: while a browser holds a connection to the server, the idle timeout does
+    /// not stop it; once the connection is gone, it does.
+    @Test(.timeLimit(.minutes(1)))
+    func anOpenConnectionKeepsAPreviewPastItsIdleTimeout() async throws {
+        try await PreviewBench.with(config: #"{"preview": {"idleTimeoutSeconds": 1}}"#, clients: ["acme"]) { bench in
+            try bench.writePublic("acme")
+            let manager = try bench.manager()
+            let info = try await manager.start("acme")
+            let connection = try await offPool { () -> RawHTTPConnection in
+                let connection = try RawHTTPConnection(port: 8081)
+                try connection.sendRequest("GET", "/")
+                _ = try connection.readResponse()
+                return connection
+            }
+            // Three idle periods with the connection open (a browser tab keeps one): still running.
+            try await Task.sleep(for: .seconds(3))
+            #expect(await manager.list().map(\.pid) == [info.pid])
+            #expect(bench.leaseFileNames == ["8081.lease"])
+            connection.close()
+            let stopped = await ProcessInspection.eventually(10) { bench.leaseFileNames == [] }
+            #expect(stopped)
+            #expect(await manager.list() == [])
+        }
+    }
 }

@@ -53,7 +53,7 @@ public struct PreviewError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Runs preview servers: at most one per client, on ports leased from the workspace's pool, stopped as whole
-/// process groups, and stopped after `preview.idleTimeoutSeconds` without a touch.
+/// process groups, and stopped after `preview.idleTimeoutSeconds` without a touch or an open connection.
 ///
 /// Concurrent starts for one client share the same start. Every failure path gives its port back.
 public actor PreviewManager {
@@ -323,6 +323,11 @@ public actor PreviewManager {
                 let last = running.lastTouch.withLock { $0 }
                 let remaining = last + idle - monotonicSeconds()
                 if remaining <= 0 {
+                    // A client holding a connection to the server is using it: that counts like a touch.
+                    if PortActivity.hasOpenConnections(port: running.lease.port) {
+                        running.lastTouch.withLock { $0 = monotonicSeconds() }
+                        continue
+                    }
                     await self?.stopIfCurrent(slug, running)
                     return
                 }
