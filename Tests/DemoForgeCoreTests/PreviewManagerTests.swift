@@ -302,7 +302,7 @@ struct PreviewManagerTests {
     /// not stop it; once the connection is gone, it does.
     @Test(.timeLimit(.minutes(1)))
     func anOpenConnectionKeepsAPreviewPastItsIdleTimeout() async throws {
-        try await PreviewBench.with(config: #"{"preview": {"idleTimeoutSeconds": 1}}"#, clients: ["acme"]) { bench in
+        try await PreviewBench.with(config: #"{"preview": {"idleTimeoutSeconds": 2}}"#, clients: ["acme"]) { bench in
             try bench.writePublic("acme")
             let manager = try bench.manager()
             let info = try await manager.start("acme")
@@ -312,14 +312,37 @@ struct PreviewManagerTests {
                 _ = try connection.readResponse()
                 return connection
             }
+            // From here on only the open connection keeps it (no race with a loaded machine's slow connect).
+            await manager.touch("acme")
+            #expect(await manager.list().map(\.pid) == [info.pid])
             // Three idle periods with the connection open (a browser tab keeps one): still running.
-            try await Task.sleep(for: .seconds(3))
+            try await Task.sleep(for: .seconds(6))
             #expect(await manager.list().map(\.pid) == [info.pid])
             #expect(bench.leaseFileNames == ["8081.lease"])
             connection.close()
             let stopped = await ProcessInspection.eventually(10) { bench.leaseFileNames == [] }
             #expect(stopped)
             #expect(await manager.list() == [])
+        }
+    }
+
+    /// A second `stop` (or `shutdown`) while a stop is tearing the server down returns only when the port is
+    /// back: a command that exits right after it must not leave its lease behind.
+    @Test(.timeLimit(.minutes(1)))
+    func stopAndShutdownWaitForAStopInProgress() async throws {
+        let config = #"{"preview": {"command": ["sh", "-c", "trap '' TERM; exec python3 -m http.server \"$PORT\" --bind 127.0.0.1"], "stopGraceSeconds": 1}}"#
+        try await PreviewBench.with(config: config, clients: ["acme", "bravo"]) { bench in
+            let manager = try bench.manager()
+            for (slug, last) in [("acme", "stop"), ("bravo", "shutdown")] {
+                let info = try await manager.start(slug)
+                let pid = try #require(info.pid)
+                let first = Task { await manager.stop(slug) }
+                while await manager.list().contains(where: { $0.slug == slug }) { await Task.yield() }
+                if last == "stop" { await manager.stop(slug) } else { await manager.shutdown() }
+                #expect(bench.leaseFileNames == [], "after \(last)")
+                #expect(ProcessInspection.liveMembers(ofGroup: pid) == [], "after \(last)")
+                await first.value
+            }
         }
     }
 }

@@ -86,6 +86,8 @@ public actor PreviewManager {
 
     private var slots: [String: Slot] = [:]
     private var idleTimers: [String: Task<Void, Never>] = [:]
+    /// Teardowns in progress, so that a second stop (or shutdown) returns only when the port is back.
+    private var stopping: [String: Task<Void, Never>] = [:]
     private var shutDown = false
 
     /// - Parameter staticServerCommand: e.g. `["/path/to/demoforge", "__static"]`.
@@ -166,6 +168,7 @@ public actor PreviewManager {
 
     /// Stops the client's preview: group teardown, port confirmed bindable, lease released.
     public func stop(_ slug: String) async {
+        if let inFlight = stopping[slug] { await inFlight.value }
         guard case .running(let running)? = slots[slug] else {
             if case .starting(let task)? = slots[slug] {
                 task.cancel()
@@ -175,15 +178,24 @@ public actor PreviewManager {
             }
             return
         }
-        slots[slug] = nil
-        idleTimers.removeValue(forKey: slug)?.cancel()
-        await Self.teardown(running)
+        await retire(slug, running)
     }
 
-    /// Stops every preview; later starts fail.
+    /// Stops every preview (and waits for stops in progress); later starts fail.
     public func shutdown() async {
         shutDown = true
-        for slug in Array(slots.keys) { await stop(slug) }
+        for slug in Set(slots.keys).union(stopping.keys).sorted() { await stop(slug) }
+    }
+
+    /// Takes a running preview out of the slots and tears it down. The teardown is registered in `stopping` so
+    /// that concurrent stops and shutdown await the same teardown instead of returning before the lease is back.
+    private func retire(_ slug: String, _ running: Running) async {
+        slots[slug] = nil
+        idleTimers.removeValue(forKey: slug)?.cancel()
+        let teardown = Task { await Self.teardown(running) }
+        stopping[slug] = teardown
+        await teardown.value
+        if stopping[slug] == teardown { stopping[slug] = nil }
     }
 
     private static func teardown(_ running: Running) async {
@@ -348,17 +360,14 @@ public actor PreviewManager {
 
     private func serverEnded(_ slug: String, _ running: Running) async {
         guard case .running(let current)? = slots[slug], current === running else { return }
-        slots[slug] = nil
-        idleTimers.removeValue(forKey: slug)?.cancel()
-        await Self.teardown(running)
+        await retire(slug, running)
         running.info.withLock { $0.state = .failed }
     }
 
     private func stopIfCurrent(_ slug: String, _ running: Running) async {
         guard case .running(let current)? = slots[slug], current === running else { return }
-        idleTimers[slug] = nil
-        slots[slug] = nil
-        await Self.teardown(running)
+        idleTimers[slug] = nil  // the calling timer itself: not cancelled
+        await retire(slug, running)
     }
 }
 
