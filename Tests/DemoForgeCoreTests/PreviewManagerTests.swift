@@ -345,4 +345,20 @@ struct PreviewManagerTests {
             }
         }
     }
+
+    /// The idle period starts when the server is ready, not when it was spawned: a server slower to start than
+    /// the idle timeout is not stopped the moment it is ready.
+    @Test(.timeLimit(.minutes(1)))
+    func idleTimeoutCountsFromReadiness() async throws {
+        let config = #"{"preview": {"command": ["sh", "-c", "sleep 1.5; exec python3 -m http.server \"$PORT\" --bind 127.0.0.1"], "idleTimeoutSeconds": 1}}"#
+        try await PreviewBench.with(config: config, clients: ["acme"]) { bench in
+            let manager = try bench.manager()
+            _ = try await manager.start("acme")
+            let ready = monotonicSeconds()
+            let stopped = await ProcessInspection.eventually(10) { bench.leaseFileNames == [] }
+            let after = monotonicSeconds() - ready
+            #expect(stopped)
+            #expect(after >= 0.9, "stopped \(after) s after it was ready")
+        }
+    }
 }

@@ -308,6 +308,8 @@ public actor PreviewManager {
             }
             if await HTTPProbe.answers(port: port, timeout: 0.5) {
                 running.info.withLock { $0.state = .ready }
+                // The idle period starts now: a slow start must not count as time without use.
+                running.lastTouch.withLock { $0 = monotonicSeconds() }
                 return running
             }
             if monotonicSeconds() >= deadline {
