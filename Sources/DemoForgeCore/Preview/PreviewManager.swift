@@ -53,7 +53,7 @@ public struct PreviewError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Runs preview servers: at most one per client, on ports leased from the workspace's pool, stopped as whole
-/// process groups, and stopped after `preview.idleTimeoutSeconds` without a touch.
+/// process groups, and stopped after `preview.idleTimeoutSeconds` without a touch or an open connection.
 ///
 /// Concurrent starts for one client share the same start. Every failure path gives its port back.
 public actor PreviewManager {
@@ -86,6 +86,8 @@ public actor PreviewManager {
 
     private var slots: [String: Slot] = [:]
     private var idleTimers: [String: Task<Void, Never>] = [:]
+    /// Teardowns in progress, so that a second stop (or shutdown) returns only when the port is back.
+    private var stopping: [String: Task<Void, Never>] = [:]
     private var shutDown = false
 
     /// - Parameter staticServerCommand: e.g. `["/path/to/demoforge", "__static"]`.
@@ -105,6 +107,11 @@ public actor PreviewManager {
         guard !shutDown else { throw PreviewError(code: .notRunning, message: "The preview manager is shut down", lastLines: []) }
         switch slots[slug] {
         case .running(let running)?:
+            guard running.process.isRunning else {
+                // It died after it was ready (its watcher has not run yet): forget it, then start anew.
+                await serverEnded(slug, running)
+                return try await start(slug)
+            }
             running.lastTouch.withLock { $0 = monotonicSeconds() }
             return running.info.withLock { $0 }
         case .starting(let task)?:
@@ -118,7 +125,8 @@ public actor PreviewManager {
         do {
             return try await task.value
         } catch {
-            if case .starting? = slots[slug] { slots[slug] = nil }
+            // Only this start's slot: a stop() may have cleared it and a new start taken it meanwhile.
+            if case .starting(let current)? = slots[slug], current == task { slots[slug] = nil }
             throw error
         }
     }
@@ -150,24 +158,44 @@ public actor PreviewManager {
         return []
     }
 
+    /// The log lines of a client's preview numbered `since` and later (0 = its first line; lines the ring buffer
+    /// has already dropped are skipped), and the number to pass next time. For following a log without gaps or
+    /// repeats once the ring is full; `next` is `since` when no preview runs.
+    public func logs(_ slug: String, since: Int) -> (lines: [String], next: Int) {
+        if case .running(let running)? = slots[slug] { return running.log.lines(since: since) }
+        return ([], since)
+    }
+
     /// Stops the client's preview: group teardown, port confirmed bindable, lease released.
     public func stop(_ slug: String) async {
+        if let inFlight = stopping[slug] { await inFlight.value }
         guard case .running(let running)? = slots[slug] else {
             if case .starting(let task)? = slots[slug] {
                 task.cancel()
                 _ = try? await task.value
+                // Cleared here, not only by the starter, so that a start right after this stop starts anew.
+                if case .starting(let current)? = slots[slug], current == task { slots[slug] = nil }
             }
             return
         }
-        slots[slug] = nil
-        idleTimers.removeValue(forKey: slug)?.cancel()
-        await Self.teardown(running)
+        await retire(slug, running)
     }
 
-    /// Stops every preview; later starts fail.
+    /// Stops every preview (and waits for stops in progress); later starts fail.
     public func shutdown() async {
         shutDown = true
-        for slug in Array(slots.keys) { await stop(slug) }
+        for slug in Set(slots.keys).union(stopping.keys).sorted() { await stop(slug) }
+    }
+
+    /// Takes a running preview out of the slots and tears it down. The teardown is registered in `stopping` so
+    /// that concurrent stops and shutdown await the same teardown instead of returning before the lease is back.
+    private func retire(_ slug: String, _ running: Running) async {
+        slots[slug] = nil
+        idleTimers.removeValue(forKey: slug)?.cancel()
+        let teardown = Task { await Self.teardown(running) }
+        stopping[slug] = teardown
+        await teardown.value
+        if stopping[slug] == teardown { stopping[slug] = nil }
     }
 
     private static func teardown(_ running: Running) async {
@@ -194,6 +222,7 @@ public actor PreviewManager {
                 }
                 slots[slug] = .running(running)
                 scheduleIdleStop(slug, running)
+                watchExit(slug, running)
                 return running.info.withLock { $0 }
             } catch let retry as AddressInUse where excluded.isEmpty {
                 // One more try on another port when the server says its port was taken.
@@ -279,6 +308,8 @@ public actor PreviewManager {
             }
             if await HTTPProbe.answers(port: port, timeout: 0.5) {
                 running.info.withLock { $0.state = .ready }
+                // The idle period starts now: a slow start must not count as time without use.
+                running.lastTouch.withLock { $0 = monotonicSeconds() }
                 return running
             }
             if monotonicSeconds() >= deadline {
@@ -306,6 +337,11 @@ public actor PreviewManager {
                 let last = running.lastTouch.withLock { $0 }
                 let remaining = last + idle - monotonicSeconds()
                 if remaining <= 0 {
+                    // A client holding a connection to the server is using it: that counts like a touch.
+                    if PortActivity.hasOpenConnections(port: running.lease.port) {
+                        running.lastTouch.withLock { $0 = monotonicSeconds() }
+                        continue
+                    }
                     await self?.stopIfCurrent(slug, running)
                     return
                 }
@@ -314,11 +350,26 @@ public actor PreviewManager {
         }
     }
 
+    /// Forgets a preview whose server ends on its own after it was ready, and gives its port back. The task is
+    /// not stored: it ends with the server, which every stop and shutdown ends.
+    private func watchExit(_ slug: String, _ running: Running) {
+        let process = running.process
+        Task { [weak self] in
+            _ = await process.wait()
+            await self?.serverEnded(slug, running)
+        }
+    }
+
+    private func serverEnded(_ slug: String, _ running: Running) async {
+        guard case .running(let current)? = slots[slug], current === running else { return }
+        await retire(slug, running)
+        running.info.withLock { $0.state = .failed }
+    }
+
     private func stopIfCurrent(_ slug: String, _ running: Running) async {
         guard case .running(let current)? = slots[slug], current === running else { return }
-        idleTimers[slug] = nil
-        slots[slug] = nil
-        await Self.teardown(running)
+        idleTimers[slug] = nil  // the calling timer itself: not cancelled
+        await retire(slug, running)
     }
 }
 
@@ -334,16 +385,18 @@ func waitUntil(seconds: Double, _ condition: () -> Bool) async -> Bool {
 
 /// The last lines of a server's log.
 final class LogRing: Sendable {
-    private let storage: Mutex<(lines: [String], next: Int, full: Bool)>
+    /// `total` counts every line ever appended (the number of the next line).
+    private let storage: Mutex<(lines: [String], next: Int, full: Bool, total: Int)>
     let capacity: Int
 
     init(capacity: Int) {
         self.capacity = capacity
-        storage = Mutex(([], 0, false))
+        storage = Mutex(([], 0, false, 0))
     }
 
     func append(_ line: String) {
         storage.withLock { ring in
+            ring.total += 1
             if ring.lines.count < capacity {
                 ring.lines.append(line)
             } else {
@@ -355,8 +408,20 @@ final class LogRing: Sendable {
     }
 
     func lines() -> [String] {
+        storage.withLock { ring in Self.ordered(ring.lines, next: ring.next, full: ring.full) }
+    }
+
+    /// The held lines numbered `since` and later, and the number of the next line to be appended.
+    func lines(since: Int) -> (lines: [String], next: Int) {
         storage.withLock { ring in
-            ring.full ? Array(ring.lines[ring.next...] + ring.lines[..<ring.next]) : ring.lines
+            let held = Self.ordered(ring.lines, next: ring.next, full: ring.full)
+            let firstHeld = ring.total - held.count
+            let skip = min(max(since - firstHeld, 0), held.count)
+            return (Array(held[skip...]), ring.total)
         }
+    }
+
+    private static func ordered(_ lines: [String], next: Int, full: Bool) -> [String] {
+        full ? Array(lines[next...] + lines[..<next]) : lines
     }
 }

@@ -22,26 +22,35 @@ enum PreviewCommand: Command {
         guard ContextStore(workspace: workspace).exists(slug) else { throw CLIError.input("No client \"\(slug)\" in \(workspace.root.path)") }
         let services = try Services(workspace: workspace, origin: "cli")
         let stop = AsyncStream<Int32>.makeStream()
-        let signals = SignalWaiter(signals: [SIGINT, SIGTERM]) { stop.continuation.yield(0) }
+        let signals = SignalWaiter(signals: [SIGINT, SIGTERM]) {
+            stop.continuation.yield(0)
+            // Also while it is still starting: stop() cancels the start instead of waiting for readiness.
+            Task { await services.previews.stop(slug) }
+        }
         defer { signals.stop() }
         let info: PreviewInfo
         do {
             info = try await services.previews.start(slug)
+        } catch is CancellationError {
+            await services.shutdown()
+            throw CLIError.failure("the preview of \(slug) was stopped before it was ready")
         } catch {
             await services.shutdown()
             throw CLIError.failure("\(error)")
         }
         Output.out("Preview of \(slug): \(info.url)  (\(info.command.joined(separator: " ")))")
-        for line in await services.previews.logs(slug) { Output.out("  | \(line)") }
+        let (initial, first) = await services.previews.logs(slug, since: 0)
+        for line in initial { Output.out("  | \(line)") }
         Output.err("Ctrl-C stops it")
-        // The log keeps flowing while we wait: print new lines every half second.
+        // The log keeps flowing while we wait: print new lines every half second. Followed by line number, not by
+        // the ring's size, which stops growing at 500 lines.
         let printer = Task {
-            var shown = await services.previews.logs(slug).count
+            var next = first
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(500))
-                let lines = await services.previews.logs(slug)
-                if lines.count > shown { for line in lines[shown...] { Output.out("  | \(line)") } }
-                shown = lines.count
+                let (lines, after) = await services.previews.logs(slug, since: next)
+                for line in lines { Output.out("  | \(line)") }
+                next = after
                 if await services.previews.list().isEmpty { stop.continuation.yield(1) }
             }
         }

@@ -92,7 +92,9 @@ enum StaticServeCommand: Command {
             let bound = try await server.start()
             Output.out("Serving \(folder.path) at http://127.0.0.1:\(bound)/")
         } catch {
-            Output.err("error: \(error) (EADDRINUSE: address already in use?)")
+            // The error names its cause (e.g. "Address already in use", which previews retry on another port);
+            // no guessed hint, or every failure would look like a port conflict.
+            Output.err("error: \(error)")
             return 1
         }
         let stop = AsyncStream<Int32>.makeStream()
