@@ -1,0 +1,10 @@
+/// Command-line options shared by the scenarios.
+struct BenchOptions: Sendable {
+    /// Smaller counts so that every scenario together finishes in well under 3 minutes.
+    var quick = false
+    /// Print JSON instead of tables.
+    var json = false
+
+    /// How many times throughput loops are repeated (the median is reported).
+    var runs: Int { quick ? 3 : 5 }
+}
