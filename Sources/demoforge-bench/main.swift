@@ -20,7 +20,7 @@ signal(SIGPIPE, SIG_IGN)
 
 switch arguments.first {
 case "--child-server":
-    try await ChildModes.server(root: arguments[1])
+    try await ChildModes.server(root: arguments[1], legacyFollower: arguments.contains("--legacy-follower"))
 case "--child-append":
     try await ChildModes.append(root: arguments[1], task: arguments[2], rate: Double(arguments[3])!, seconds: Double(arguments[4])!)
 case "--child-rmw":
@@ -35,8 +35,11 @@ for argument in arguments {
     switch argument {
     case "--quick": options.quick = true
     case "--json": options.json = true
+    case "--legacy-follower": options.legacyFollower = true
+    case let a where a.hasPrefix("--streams="):
+        options.streams = a.dropFirst("--streams=".count).split(separator: ",").compactMap { Int($0) }
     case "-h", "--help":
-        print("usage: demoforge-bench [\(scenarios.map(\.0).joined(separator: "|"))]... [--quick] [--json]")
+        print("usage: demoforge-bench [\(scenarios.map(\.0).joined(separator: "|"))]... [--quick] [--json] [--streams=N,M] [--legacy-follower]")
         exit(0)
     default:
         guard scenarios.contains(where: { $0.0 == argument }) else {

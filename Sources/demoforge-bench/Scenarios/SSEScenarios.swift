@@ -14,7 +14,7 @@ struct ServerFixture {
     let port: Int
     let taskId: String
 
-    static func start(label: String, preloadEvents: Int = 0) async throws -> ServerFixture {
+    static func start(label: String, preloadEvents: Int = 0, legacyFollower: Bool = false) async throws -> ServerFixture {
         let folder = try TempFolder(label)
         let workspace = ChildModes.workspace(folder.path)
         try workspace.ensureStateFolders()
@@ -25,7 +25,7 @@ struct ServerFixture {
                 task.taskId, (0..<preloadEvents).map { ("bench", nil, "preloaded \($0)", nil) })
         }
         let supervisor = ProcessSupervisor()
-        let server = try await Child.start(supervisor, ["--child-server", folder.path])
+        let server = try await Child.start(supervisor, ["--child-server", folder.path] + (legacyFollower ? ["--legacy-follower"] : []))
         guard let port = Int(try await server.line(startingWith: "PORT ")) else { throw BenchError("bad PORT line") }
         return ServerFixture(folder: folder, supervisor: supervisor, server: server, port: port, taskId: task.taskId)
     }
@@ -59,7 +59,7 @@ struct ServerFixture {
 enum SSEFanout {
     static func run(_ options: BenchOptions) async throws -> ScenarioReport {
         var report = ScenarioReport(name: "sse-fanout")
-        let counts = options.quick ? [100, 1000] : [100, 1000, 10_000]
+        let counts = options.streams ?? (options.quick ? [100, 1000] : [100, 1000, 10_000])
         let rate = 10.0
         let seconds = options.quick ? 3.0 : 8.0
         report.parameters = [
@@ -67,14 +67,15 @@ enum SSEFanout {
             "appendSeconds": "\(Int(seconds))", "appender": "separate process (TaskStore.append)",
             "server": "separate process (HTTPServer + TaskWatcher/inotify + TaskFollower)",
             "runs": options.quick ? "1" : "3 (1 for 10000)",
+            "follower": options.legacyFollower ? "legacy (pre-fix)" : "TaskFollower",
         ]
         for n in counts {
             let runs = options.quick || n >= 10_000 ? 1 : 3
             var p50: [Double] = [], p99: [Double] = [], maxes: [Double] = [], delivered: [Double] = []
             var rssPer1k: [Double] = [], cpuPer1k: [Double] = [], bytesPerStream: [Double] = [], lost: [Double] = []
-            var idle: [Double] = [], cpuTotal: [Double] = []
+            var idle: [Double] = [], cpuTotal: [Double] = [], cpuPerEvent: [Double] = []
             for _ in 0..<runs {
-                let fixture = try await ServerFixture.start(label: "fanout")
+                let fixture = try await ServerFixture.start(label: "fanout", legacyFollower: options.legacyFollower)
                 do {
                     try await Task.sleep(for: .milliseconds(300))
                     let idleRSS = ProcStats.rss(pid: fixture.server.pid)
@@ -110,6 +111,7 @@ enum SSEFanout {
                     rssPer1k.append((streamsRSS - idleRSS) / Double(n) * 1000 / 1e6)
                     let cpuPercent = (cpu1 - cpu0) / (t1 - t0) * 100
                     cpuTotal.append(cpuPercent)
+                    cpuPerEvent.append((cpu1 - cpu0) / Double(max(clients.events, 1)) * 1e6)
                     cpuPer1k.append(cpuPercent / (Double(n) / 1000))
                     bytesPerStream.append(Double(clients.bytes) / Double(n))
                     clients.closeAll()
@@ -126,7 +128,8 @@ enum SSEFanout {
             report.add("[\(n)] events lost (appended x streams - received)", Stats.median(lost), "events")
             report.add("[\(n)] server idle RSS", Stats.median(idle), "MB")
             report.add("[\(n)] server RSS per 1k streams", Stats.median(rssPer1k), "MB")
-            report.add("[\(n)] server CPU while appending", Stats.median(cpuTotal), "% of a core")
+            report.add("[\(n)] server CPU, append start to last delivery", Stats.median(cpuTotal), "% of a core")
+            report.add("[\(n)] server CPU time per delivered event", Stats.median(cpuPerEvent), "µs")
             report.add("[\(n)] server CPU per 1k streams", Stats.median(cpuPer1k), "% of a core")
             report.add("[\(n)] bytes per stream (\(Int(rate * seconds)) events)", Stats.median(bytesPerStream), "B")
         }
@@ -144,7 +147,7 @@ enum SSEChurn {
             "cycles": String(cycles), "clientThreads": String(workers),
             "cycle": "connect, GET stream, read 200 header + first event, close (even: FIN, odd: RST)",
         ]
-        let fixture = try await ServerFixture.start(label: "churn", preloadEvents: 3)
+        let fixture = try await ServerFixture.start(label: "churn", preloadEvents: 3, legacyFollower: options.legacyFollower)
         do {
             let port = fixture.port, path = fixture.streamPath
             _ = await churn(port: port, path: path, cycles: 1000, workers: workers)

@@ -94,7 +94,7 @@ enum EventRead {
 enum AtomicWrite {
     static func run(_ options: BenchOptions) async throws -> ScenarioReport {
         var report = ScenarioReport(name: "atomic-write")
-        let seconds = options.quick ? 0.6 : 2.0
+        let seconds = options.quick ? 0.6 : 1.2
         report.parameters = [
             "secondsPerMeasure": String(seconds), "runs": String(options.runs),
             "baseline": "open(O_EXCL) + write + fsync + close + rename + open dir + fsync dir + close",

@@ -15,7 +15,7 @@ enum ChildModes {
 
     /// `--child-server ROOT`: an HTTP server with `/api/health` and `/api/tasks/{id}/events/stream` fed by
     /// inotify (TaskWatcher -> TaskChangeHub -> TaskFollower). Prints `PORT n` and serves until killed.
-    static func server(root: String) async throws -> Never {
+    static func server(root: String, legacyFollower: Bool = false) async throws -> Never {
         raiseDescriptorLimit()
         let workspace = workspace(root)
         try workspace.ensureStateFolders()
@@ -31,7 +31,9 @@ enum ChildModes {
             let id = try store.checkedId(request.parameters["id"] ?? "")
             let from = (request.lastEventID.flatMap { Int($0) }.map { $0 + 1 }) ?? request.queryValue("from").flatMap { Int($0) } ?? 1
             return .eventStream(key: id) { stream in
-                let events = TaskFollower.events(store: store, hub: hub, taskId: id, from: from, untilTerminal: true)
+                let events = legacyFollower
+                    ? LegacyFollower.events(store: store, hub: hub, taskId: id, from: from)
+                    : TaskFollower.events(store: store, hub: hub, taskId: id, from: from, untilTerminal: true)
                 do {
                     for try await event in events {
                         if !stream.send(id: String(event.seq), event: event.type, data: event.toJSON().compact()) { break }
@@ -110,5 +112,39 @@ func emitLine(_ text: String) {
         let n = bytes[sent...].withUnsafeBytes { Glibc.write(1, $0.baseAddress, $0.count) }
         if n <= 0 { return }
         sent += n
+    }
+}
+
+/// The task follower as it was before commit "TaskFollower: resolve the log once, read status on status nudges"
+/// (re-validates the id, rebuilds URLs and re-reads status.json on every nudge), kept to measure before/after
+/// in one binary: `demoforge-bench sse-fanout --legacy-follower`.
+enum LegacyFollower {
+    static func events(store: TaskStore, hub: TaskChangeHub, taskId: String, from: Int) -> AsyncThrowingStream<TaskEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            let worker = Task {
+                let changes = hub.subscribe(taskId: taskId)
+                var next = max(1, from)
+                do {
+                    var iterator = changes.makeAsyncIterator()
+                    while !Task.isCancelled {
+                        while true {
+                            let page = try store.events(taskId, from: next, limit: 500)
+                            for event in page { continuation.yield(event) }
+                            if let last = page.last { next = last.seq + 1 }
+                            if page.count < 500 { break }
+                        }
+                        if try store.status(taskId).state.isTerminal {
+                            for event in try store.events(taskId, from: next, limit: Int.max) { continuation.yield(event) }
+                            break
+                        }
+                        guard await iterator.next() != nil else { break }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in worker.cancel() }
+        }
     }
 }
