@@ -73,7 +73,7 @@ enum SSEFanout {
             let runs = options.quick || n >= 10_000 ? 1 : 3
             var p50: [Double] = [], p99: [Double] = [], maxes: [Double] = [], delivered: [Double] = []
             var rssPer1k: [Double] = [], cpuPer1k: [Double] = [], bytesPerStream: [Double] = [], lost: [Double] = []
-            var idle: [Double] = [], cpuTotal: [Double] = [], cpuPerEvent: [Double] = []
+            var idle: [Double] = [], cpuTotal: [Double] = [], cpuPerEvent: [Double] = [], clientCPU: [Double] = [], stillOpen: [Double] = []
             for _ in 0..<runs {
                 let fixture = try await ServerFixture.start(label: "fanout", legacyFollower: options.legacyFollower)
                 do {
@@ -88,6 +88,7 @@ enum SSEFanout {
                     let streamsRSS = ProcStats.rss(pid: fixture.server.pid)
                     clients.resetCounters()
                     let cpu0 = ProcStats.cpuSeconds(pid: fixture.server.pid)
+                    let ownCPU0 = ProcStats.cpuSeconds(pid: getpid())
                     let t0 = now()
                     let appender = try await Child.start(
                         fixture.supervisor,
@@ -99,6 +100,7 @@ enum SSEFanout {
                     await offThread { clients.pump(untilEvents: appended * n, timeout: 15) }
                     let t1 = now()
                     let cpu1 = ProcStats.cpuSeconds(pid: fixture.server.pid)
+                    clientCPU.append((ProcStats.cpuSeconds(pid: getpid()) - ownCPU0) / (now() - t0) * 100)
                     _ = await appender.process.wait()
                     let lat = clients.latencies.map { $0 / 1e6 }
                     p50.append(Stats.quantile(lat, 0.5))
@@ -114,6 +116,7 @@ enum SSEFanout {
                     cpuPerEvent.append((cpu1 - cpu0) / Double(max(clients.events, 1)) * 1e6)
                     cpuPer1k.append(cpuPercent / (Double(n) / 1000))
                     bytesPerStream.append(Double(clients.bytes) / Double(n))
+                    stillOpen.append(Double(clients.okCount))
                     clients.closeAll()
                 } catch {
                     await fixture.stop()
@@ -126,11 +129,13 @@ enum SSEFanout {
             report.add("[\(n)] latency max", Stats.median(maxes), "ms")
             report.add("[\(n)] events delivered/s (all streams)", Stats.median(delivered), "events/s")
             report.add("[\(n)] events lost (appended x streams - received)", Stats.median(lost), "events")
+            report.add("[\(n)] streams still open at the end", Stats.median(stillOpen), "streams")
             report.add("[\(n)] server idle RSS", Stats.median(idle), "MB")
             report.add("[\(n)] server RSS per 1k streams", Stats.median(rssPer1k), "MB")
             report.add("[\(n)] server CPU, append start to last delivery", Stats.median(cpuTotal), "% of a core")
             report.add("[\(n)] server CPU time per delivered event", Stats.median(cpuPerEvent), "µs")
             report.add("[\(n)] server CPU per 1k streams", Stats.median(cpuPer1k), "% of a core")
+            report.add("[\(n)] bench client CPU (same window)", Stats.median(clientCPU), "% of a core")
             report.add("[\(n)] bytes per stream (\(Int(rate * seconds)) events)", Stats.median(bytesPerStream), "B")
         }
         report.notes.append("latency = receive time in the client process minus CLOCK_MONOTONIC at append in the appender process")

@@ -158,6 +158,9 @@ final class StreamClients: @unchecked Sendable {
                 fds[i].revents = 0
                 if !readSome(i) { fds[i].fd = -1 }
             }
+            // poll(2) scans every descriptor per call: with thousands of streams, let events gather for a
+            // moment so that the client's scanning does not starve the server of CPU (adds <= 2 ms latency).
+            if fds.count > 2000 { usleep(2000) }
         }
     }
 
