@@ -16,21 +16,28 @@ public enum TaskFollower {
                 let changes = hub.subscribe(taskId: taskId)
                 var next = max(1, from)
                 do {
+                    // Validated and resolved once: a nudge costs one log read, not URL building and a stat
+                    // (with many streams on one task, every append nudges every stream).
+                    let log = store.eventLog(try store.checkedId(taskId))
                     var iterator = changes.makeAsyncIterator()
+                    // The status file is read at the start and on status nudges only (a terminal state is
+                    // always written, and so nudged, after the task's last events).
+                    var statusMayHaveChanged = true
                     while !Task.isCancelled {
                         // Drain everything there is now.
                         while true {
-                            let page = try store.events(taskId, from: next, limit: pageSize)
+                            let page = try log.read(from: next, limit: pageSize)
                             for event in page { continuation.yield(event) }
                             if let last = page.last { next = last.seq + 1 }
                             if page.count < pageSize { break }
                         }
-                        if untilTerminal, try store.status(taskId).state.isTerminal {
+                        if untilTerminal, statusMayHaveChanged, try store.status(taskId).state.isTerminal {
                             // Events appended just before the terminal status are already on disk: one more read.
-                            for event in try store.events(taskId, from: next, limit: Int.max) { continuation.yield(event) }
+                            for event in try log.read(from: next, limit: Int.max) { continuation.yield(event) }
                             break
                         }
-                        guard await iterator.next() != nil else { break }
+                        guard let change = await iterator.next() else { break }
+                        statusMayHaveChanged = change.kind == .status
                     }
                     continuation.finish()
                 } catch {
