@@ -61,8 +61,10 @@ enum PreviewCommand: Command {
         }
         printer.cancel()
         await services.shutdown()
-        if status != 0 { Output.err("the preview stopped (idle timeout or exit)") }
-        return 0
+        // Ctrl-C is the normal end (0); a preview that ended on its own (its server exited, or the idle
+        // timeout stopped it) is reported with 1.
+        if status != 0 { Output.err("the preview of \(slug) stopped on its own (its server exited or preview.idleTimeoutSeconds passed)") }
+        return status
     }
 }
 
