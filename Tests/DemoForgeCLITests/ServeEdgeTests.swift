@@ -151,3 +151,66 @@ extension ServeTests {
         }
     }
 }
+
+extension ServeTests {
+    /// With heartbeats at 2 s, a client that keeps its socket open but stops reading is released while output
+    /// for it keeps coming (15 MB appended over several seconds), not kept forever with a growing buffer.
+    ///
+    /// On loopback the kernel takes about 4 MB before the 1 MiB cap of unsent output can fill; at the rate a
+    /// separate appender process reaches, the zero-window timeout (TCP_USER_TIMEOUT = one heartbeat) or the
+    /// write timeout (two heartbeats) ends the stream first, so either reason counts here. The cap itself is
+    /// proved by DemoForgeHTTPTests.pausedReaderIsDroppedOnceItsBufferPassesTheCap with an in-process producer.
+    @Test(.timeLimit(.minutes(3))) func pausedReaderIsReleasedWhileOutputKeepsComing() async throws {
+        try await withServe("paused", settings: ["sse.heartbeatSeconds": 2]) { ws, server in
+            let id = try await offPool { try ws.createTask() }
+            let port = server.port
+            let paused = try await offPool { () -> RawHTTPConnection in
+                let connection = try RawHTTPConnection(port: port, receiveBuffer: 4096)
+                try connection.sendRequest("GET", "/api/tasks/\(id)/events/stream")
+                _ = try connection.readHead()
+                return connection
+            }
+            defer { paused.close() }
+            #expect(try await server.waitForHealth(timeout: 5) { $0.int("activeStreams") == 1 } != nil)
+            let start = monotonicSeconds()
+            let appender = Task {
+                try await offPool { try ws.append(id, type: "log", message: String(repeating: "p", count: 100_000), count: 150) }
+            }
+            let released = try await server.waitForHealth(timeout: 30) { $0.int("activeStreams") == 0 }
+            let releasedAt = monotonicSeconds() - start
+            _ = try await appender.value
+            let appendSeconds = monotonicSeconds() - start
+            print("paused reader released after \(Int(releasedAt * 1000)) ms; appends took \(Int(appendSeconds * 1000)) ms")
+            #expect(released != nil)
+            #expect(releasedAt < appendSeconds)
+            let health = try await offPool { try server.health() }
+            #expect(health.int("subscriptions") == 0)
+            #expect(health.int("liveTimers") == 0)
+            let metrics = try await offPool { try server.request("GET", "/metrics").text }
+            #expect(metrics.contains("demoforge_sse_streams_closed_total 1\n"))
+        }
+    }
+
+    /// Four processes appending 500 events each at once: an open stream receives seqs 1...2000 exactly once,
+    /// in order.
+    @Test(.timeLimit(.minutes(3))) func concurrentAppendersFromFourProcessesStreamInOrder() async throws {
+        try await withServe("writers") { ws, server in
+            let id = try await offPool { try ws.createTask() }
+            let client = try await offPool { try SSEClient(port: server.port, "/api/tasks/\(id)/events/stream") }
+            defer { client.close() }
+            let writers = (0..<4).map { w in
+                Task { try await offPool { try ws.append(id, type: "log", message: "w\(w)", count: 500) } }
+            }
+            let seqs = try await offPool { () -> [Int] in
+                var seqs: [Int] = []
+                while seqs.count < 2000, let frame = try client.next(timeout: 60) { seqs.append(frame.seq ?? -1) }
+                return seqs
+            }
+            for writer in writers { _ = try await writer.value }
+            #expect(seqs == Array(1...2000))
+            let page = try await offPool { try server.request("GET", "/api/tasks/\(id)/events?from=1&limit=10000") }
+            let body = try JSONValue.parse(page.text)
+            #expect(body.int("next") == 2001)
+        }
+    }
+}
