@@ -214,3 +214,86 @@ extension ServeTests {
         }
     }
 }
+
+extension ServeTests {
+    /// SIGTERM while five clients have stopped reading in the middle of a 2 MB replay (their output cannot
+    /// drain): the process still exits 0 within 2 s, and a reading client sees the clean end.
+    @Test(.timeLimit(.minutes(2))) func sigtermWithPausedReadersStillExitsWithinTwoSeconds() async throws {
+        let ws = try ServeWorkspace("sigterm-paused")
+        defer { ws.remove() }
+        let id = try await offPool { () -> String in
+            let id = try ws.createTask()
+            try ws.append(id, type: "log", message: String(repeating: "q", count: 2000), count: 1000)
+            return id
+        }
+        let server = try await ServeProcess.start(ws)
+        defer { server.killIfRunning() }
+        let port = server.port
+        let paused = try await offPool { () -> [RawHTTPConnection] in
+            try (0..<5).map { _ in
+                let connection = try RawHTTPConnection(port: port, receiveBuffer: 4096)
+                try connection.sendRequest("GET", "/api/tasks/\(id)/events/stream")
+                _ = try connection.readHead()
+                return connection
+            }
+        }
+        defer { for connection in paused { connection.close() } }
+        let reader = try await offPool { () -> SSEClient in
+            let client = try SSEClient(port: port, "/api/tasks/\(id)/events/stream?from=1000")
+            _ = try client.next(timeout: 5)
+            return client
+        }
+        defer { reader.close() }
+        #expect(try await server.waitForHealth(timeout: 5) { $0.int("activeStreams") == 6 } != nil)
+        let stop = try await server.terminate()
+        #expect(stop.status == 0)
+        #expect(stop.seconds < 2.0)
+        let rest = try await offPool { try reader.readToEnd(timeout: 5) }
+        #expect(rest.isEmpty)
+        #expect(reader.endedCleanly)
+        print("SIGTERM with 5 paused readers: exit \(stop.status) after \(Int(stop.seconds * 1000)) ms")
+    }
+
+    /// `logs --follow` ends (exit 2, "No task ...") when the task's folder is deleted, instead of waiting
+    /// forever; on a task that ends FAILED it exits 1.
+    @Test(.timeLimit(.minutes(1))) func logsFollowEndsWhenTaskIsDeletedOrFails() async throws {
+        let ws = try ServeWorkspace("follow-end")
+        defer { ws.remove() }
+        let (gone, failing) = try await offPool { () -> (String, String) in
+            let gone = try ws.createTask()
+            try ws.append(gone, type: "log", message: "first")
+            let failing = try ws.createTask()
+            return (gone, failing)
+        }
+        for (id, action, status, text) in [
+            (gone, "delete", Int32(2), "No task \(gone)"), (failing, "FAILED", Int32(1), "task \(failing) FAILED"),
+        ] {
+            let follower = try CommandRunner.start(
+                CommandRunner.demoforgeBinary, ["--workspace", ws.root.path, "logs", id, "--follow"])
+            defer {
+                if follower.isRunning {
+                    kill(follower.processIdentifier, SIGKILL)
+                    follower.waitUntilExit()
+                }
+            }
+            let out = LineSource(follower.standardOutput as! Pipe)
+            let err = LineSource(follower.standardError as! Pipe)
+            try await offPool { try ws.append(id, type: "log", message: "ready") }
+            let ready = try await offPool { out.waitFor("ready") }
+            #expect(ready != nil)
+            if action == "delete" {
+                try FileManager.default.removeItem(at: ws.taskFolder(id))
+            } else {
+                try await offPool { try ws.setState(id, action) }
+            }
+            let errText = try await offPool { () -> String in
+                var lines: [String] = []
+                while let line = err.next() { lines.append(line) }
+                return lines.joined(separator: "\n")
+            }
+            try await offPool { follower.waitUntilExit() }
+            #expect(follower.terminationStatus == status, "\(action): \(errText)")
+            #expect(errText.contains(text), "\(action): \(errText)")
+        }
+    }
+}
