@@ -145,12 +145,24 @@ public final class ServeProcess: @unchecked Sendable {
         return Int(line[range.upperBound...].prefix { $0.isNumber })
     }
 
-    /// Sends SIGTERM and waits for the exit: the exit status and the seconds it took.
-    public func terminate() async throws -> (status: Int32, seconds: Double) {
+    /// Sends SIGTERM and waits (up to `timeout`) for the exit: the exit status (the negated signal number when
+    /// a signal killed it) and the seconds it took. A server still running after `timeout` is SIGKILLed and
+    /// reported as status -999.
+    public func terminate(timeout: Double = 10) async throws -> (status: Int32, seconds: Double) {
         let start = monotonicSeconds()
         kill(pid, SIGTERM)
+        let exited = try await offPool { [process] () -> Bool in
+            while process.isRunning, monotonicSeconds() - start < timeout { usleep(2_000) }
+            return !process.isRunning
+        }
+        let seconds = monotonicSeconds() - start
+        if !exited {
+            killIfRunning()
+            return (-999, seconds)
+        }
         try await offPool { [process] in process.waitUntilExit() }
-        return (process.terminationStatus, monotonicSeconds() - start)
+        let status = process.terminationReason == .exit ? process.terminationStatus : -process.terminationStatus
+        return (status, seconds)
     }
 
     /// SIGKILLs the server if it still runs (cleanup after a failed test) and reaps it.

@@ -297,3 +297,21 @@ extension ServeTests {
         }
     }
 }
+
+extension ServeTests {
+    /// SIGTERM the moment the URL line appears (a supervisor stopping a server it saw ready): a clean exit 0
+    /// every time, never death by the signal's default action. 20 rounds.
+    @Test(.timeLimit(.minutes(2))) func sigtermRightAfterTheURLLineExitsZero() async throws {
+        let ws = try ServeWorkspace("early-term")
+        defer { ws.remove() }
+        var statuses: [Int32] = []
+        for _ in 0..<20 {
+            let server = try await ServeProcess.start(ws)
+            defer { server.killIfRunning() }
+            statuses.append(try await server.terminate(timeout: 5).status)
+        }
+        #expect(
+            statuses == Array(repeating: 0, count: 20),
+            "exit statuses (-15: killed by SIGTERM, -999: ignored it): \(statuses)")
+    }
+}
