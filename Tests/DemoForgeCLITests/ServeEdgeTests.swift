@@ -143,7 +143,9 @@ extension ServeTests {
                 try connection.sendRequest("GET", "/api/tasks/\(id)/events/stream")
                 _ = try connection.readHead()
                 let start = monotonicSeconds()
-                let text = try connection.readStream(timeout: 5) { $0.components(separatedBy: ": heartbeat").count >= 3 }
+                let text = try connection.readStream(timeout: 5) {
+                    $0.components(separatedBy: ": heartbeat").count >= 3
+                }
                 return (text, monotonicSeconds() - start)
             }
             #expect(text.hasPrefix(": heartbeat"))
@@ -174,13 +176,14 @@ extension ServeTests {
             #expect(try await server.waitForHealth(timeout: 5) { $0.int("activeStreams") == 1 } != nil)
             let start = monotonicSeconds()
             let appender = Task {
-                try await offPool { try ws.append(id, type: "log", message: String(repeating: "p", count: 100_000), count: 150) }
+                let message = String(repeating: "p", count: 100_000)
+                try await offPool { try ws.append(id, type: "log", message: message, count: 150) }
             }
             let released = try await server.waitForHealth(timeout: 30) { $0.int("activeStreams") == 0 }
             let releasedAt = monotonicSeconds() - start
             _ = try await appender.value
             let appendSeconds = monotonicSeconds() - start
-            print("paused reader released after \(Int(releasedAt * 1000)) ms; appends took \(Int(appendSeconds * 1000)) ms")
+            print("paused reader released after \(Int(releasedAt * 1000)) ms; appends: \(Int(appendSeconds * 1000)) ms")
             #expect(released != nil)
             #expect(releasedAt < appendSeconds)
             let health = try await offPool { try server.health() }

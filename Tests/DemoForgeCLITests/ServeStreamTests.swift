@@ -67,7 +67,8 @@ extension ServeTests {
                 }
             }
             try await appender.value
-            print("replay: 10000 events over \(connections) connections in \(Int(monotonicSeconds() - start)) s; cuts \(cutPoints)")
+            let seconds = Int(monotonicSeconds() - start)
+            print("replay: 10000 events over \(connections) connections in \(seconds) s; cuts \(cutPoints)")
             #expect(seqs.count == 10000)
             #expect(seqs == Array(1...10000))
             #expect(connections == 21)
@@ -125,7 +126,8 @@ extension ServeTests {
             #expect(health.int("liveTimers") == 0)
             let back = await ProcessInspection.eventually(5) { abs(server.descriptorCount - baseline) <= 2 }
             #expect(back, "server descriptors: baseline \(baseline), now \(server.descriptorCount)")
-            print("1000 cycles in \(Int(cyclesSeconds * 1000)) ms; server fds baseline \(baseline), after \(server.descriptorCount)")
+            let after = server.descriptorCount
+            print("1000 cycles in \(Int(cyclesSeconds * 1000)) ms; server fds baseline \(baseline), after \(after)")
         }
     }
 
@@ -229,7 +231,8 @@ extension ServeTests {
     }
 
     /// SIGTERM with 500 open streams: every client sees the terminating chunk, the process exits 0 within 2 s.
-    @Test(.timeLimit(.minutes(2))) func sigtermWith500OpenStreamsEndsEveryStreamAndExitsWithinTwoSeconds() async throws {
+    @Test(.timeLimit(.minutes(2)))
+    func sigtermWith500OpenStreamsEndsEveryStreamAndExitsWithinTwoSeconds() async throws {
         let ws = try ServeWorkspace("sigterm")
         defer { ws.remove() }
         let server = try await ServeProcess.start(ws)
