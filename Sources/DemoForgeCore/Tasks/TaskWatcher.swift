@@ -64,7 +64,9 @@ public final class TaskWatcher: Sendable {
     private func watchTask(_ name: String) {
         guard Identifier.isValidTaskId(name) else { return }
         let path = tasksFolder.appendingPathComponent(name).path
-        let wd = df_inotify_add_watch(inotify, path, df_in_modify() | df_in_moved_to() | df_in_close_write() | df_in_onlydir())
+        let mask = df_in_modify() | df_in_moved_to() | df_in_close_write() | df_in_delete() | inDeleteSelf
+            | df_in_onlydir()
+        let wd = df_inotify_add_watch(inotify, path, mask)
         guard wd >= 0 else { return }
         state.withLock { $0.watches[wd] = name }
     }
@@ -90,6 +92,7 @@ public final class TaskWatcher: Sendable {
         var changes: [TaskChange] = []
         while offset + 16 <= count {
             let wd = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int32.self) }
+            let mask = buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self) }
             let nameLength = Int(buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self) })
             let nameBytes = buffer[(offset + 16)..<min(count, offset + 16 + nameLength)].prefix { $0 != 0 }
             let name = String(decoding: nameBytes, as: UTF8.self)
@@ -100,7 +103,13 @@ public final class TaskWatcher: Sendable {
                 watchTask(name)
                 if Identifier.isValidTaskId(name) { changes.append(TaskChange(taskId: name, kind: .status)) }
             } else if let task {
-                if name == "events.jsonl" {
+                if mask & (inDeleteSelf | inIgnored) != 0 {
+                    // The task's folder is gone (or its watch was removed): readers must see the loss, not
+                    // wait forever for a change that cannot come.
+                    if mask & inIgnored != 0 { _ = state.withLock { $0.watches.removeValue(forKey: wd) } }
+                    changes.append(TaskChange(taskId: task, kind: .status))
+                    changes.append(TaskChange(taskId: task, kind: .events))
+                } else if name == "events.jsonl" {
                     changes.append(TaskChange(taskId: task, kind: .events))
                 } else if name == "status.json" {
                     changes.append(TaskChange(taskId: task, kind: .status))
@@ -113,3 +122,7 @@ public final class TaskWatcher: Sendable {
         }
     }
 }
+
+/// `IN_DELETE_SELF` and `IN_IGNORED` from <sys/inotify.h> (not among the shims' names).
+private let inDeleteSelf: UInt32 = 0x400
+private let inIgnored: UInt32 = 0x8000

@@ -12,6 +12,16 @@ extension APIServices {
         addTasks(to: &router)
         addStreams(to: &router)
         addPreviews(to: &router)
+        router.fallback = { request in
+            // A GET that matches no route because of a `.`/`..` segment (or an encoded `/` inside one) is a
+            // traversal attempt on an identifier: 400, like an invalid identifier in a matched route.
+            if let bad = request.segments.first(where: { $0 == "." || $0 == ".." || $0.contains("/") }) {
+                throw HTTPError.badRequest(
+                    "path \(request.path) has the segment '\(bad)'; identifiers never contain '/' or are '.' or '..'",
+                    code: .invalidIdentifier)
+            }
+            throw HTTPError.notFound("no route for \(request.method.rawValue) \(request.path)")
+        }
         return router
     }
 

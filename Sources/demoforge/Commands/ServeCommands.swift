@@ -21,6 +21,12 @@ enum ServeCommand: Command {
         let port = try args.intOption("port")
         try args.finish()
         if let port, !(0...65535).contains(port) { throw CLIError.usage("--port = \(port) is not allowed; allowed: 0 (any free port) to 65535") }
+        // Catch SIGINT/SIGTERM before anything else: once the URL line is out, a supervisor may stop the server
+        // at once, and the signal must mean a clean shutdown (exit 0), not death by its default action. The
+        // dispatch sources register asynchronously, so they are set up well before the server is ready.
+        let stop = AsyncStream<Int32>.makeStream()
+        let signals = SignalWaiter(signals: [SIGINT, SIGTERM]) { stop.continuation.yield(0) }
+        defer { signals.stop() }
         let workspace = try await context.openWorkspace()
         let config = workspace.config
         var server = HTTPServerConfiguration(
@@ -45,9 +51,6 @@ enum ServeCommand: Command {
         Output.out("DemoForge serving http://\(shownHost):\(bound)/")
         let resumed = await services.runs.resumeInterrupted()
         if !resumed.isEmpty { Output.err("serve: resumed interrupted run(s) \(resumed.joined(separator: ", "))") }
-        let stop = AsyncStream<Int32>.makeStream()
-        let signals = SignalWaiter(signals: [SIGINT, SIGTERM]) { stop.continuation.yield(0) }
-        defer { signals.stop() }
         // Hourly sweep of stale temp files while serving (stored: cancelled at shutdown).
         let sweeper = Task {
             while !Task.isCancelled {
