@@ -185,6 +185,12 @@ extension ServeTests {
             let health = try await offPool { try server.health() }
             #expect(health[path: "status"]?.stringValue == "ok")
             #expect(try await server.waitForHealth(timeout: 2) { $0.int("activeStreams") == 0 } != nil)
+            // Asking for the corrupt status names the problem instead of a bare 500.
+            let direct = try await offPool { try server.request("GET", "/api/tasks/\(id)") }
+            #expect(direct.status == 500)
+            let body = try JSONValue.parse(String(decoding: direct.body, as: UTF8.self))
+            #expect(body[path: "error.code"]?.stringValue == "corrupt_state")
+            #expect(body[path: "error.message"]?.stringValue?.contains("status.json is not valid JSON") == true)
         }
     }
 

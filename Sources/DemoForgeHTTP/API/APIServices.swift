@@ -50,6 +50,7 @@ enum API {
             case .exists, .conflict: return HTTPError.conflict(error.message)
             case .lockTimeout: return HTTPError(status: 503, code: HTTPError.Code("lock_timeout"), message: error.message)
             case .schemaTooNew: return HTTPError(status: 409, code: HTTPError.Code("schema_too_new"), message: error.message)
+            case .corrupt: return HTTPError(status: 500, code: HTTPError.Code("corrupt_state"), message: error.message)
             default: return error
             }
         case let error as PreviewError:
