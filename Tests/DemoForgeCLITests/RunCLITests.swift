@@ -137,4 +137,31 @@ import Testing
         #expect(fixture.leftovers() == [])
         #expect(fixture.liveProcesses() == [])
     }
+
+    /// A follower (`logs --follow`) ends at the terminal status; every event of the run, `run-finished` included,
+    /// must be stored before that status. Made deterministic by a `run` whose stdout nobody reads yet: its
+    /// event printing blocks, so events queue up while the run reaches its end.
+    @Test(.timeLimit(.minutes(1))) func terminalStatusComesAfterTheLastEvent() async throws {
+        let fixture = try RunFixture("run-order")
+        defer { fixture.remove() }
+        let workflow = #"{"name": "demo", "steps": [{"id": "chatty", "kind": "command", "argv": ["seq", "1", "5000"]}]}"#
+        try Data(workflow.utf8).write(to: fixture.ws.appendingPathComponent("workflows/demo.json"))
+        let run = try fixture.start(["run", fixture.slug, "--json"])
+        #expect(await ProcessInspection.eventually(20) { !fixture.taskIds().isEmpty })
+        let taskId = try #require(fixture.taskIds().first)
+        let follower = try fixture.start(["logs", taskId, "--follow", "--json"])
+        let followed = Task { try await offPool { drain(follower.standardOutput) } }
+        // Before the fix the status became DONE here, with run-finished still queued behind the blocked printer.
+        _ = await ProcessInspection.eventually(3) { !follower.isRunning }
+        let printed = try await offPool { drain(run.standardOutput) }
+        #expect(try await exitStatus(run) == 0)
+        #expect(try await exitStatus(follower) == 0)
+        let lines = try await followed.value.split(separator: "\n")
+        #expect(lines.count == 5004)
+        #expect(lines.last?.contains("\"type\":\"run-finished\"") == true)
+        #expect(printed.split(separator: "\n").count == 5004)
+        #expect(try fixture.events(taskId).count == 5004)
+        #expect(fixture.leftovers() == [])
+        #expect(fixture.liveProcesses() == [])
+    }
 }
