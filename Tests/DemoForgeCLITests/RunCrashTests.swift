@@ -100,6 +100,29 @@ extension RunCLITests {
         }
     }
 
+    /// `run --keep-preview`: after DONE the preview stays up until Ctrl-C, which stops it and exits 0.
+    @Test(.timeLimit(.minutes(1))) func keptPreviewStopsOnInterrupt() async throws {
+        let fixture = try RunFixture("run-keep", steps: ["scaffold", "build", "preview"])
+        defer { fixture.remove() }
+        let run = try fixture.start(["run", fixture.slug, "--keep-preview"])
+        let errLines = LineSource(run.standardError as! Pipe)
+        let kept = try await offPool { errLines.waitFor("preview kept at") }
+        let url = try #require(kept?.split(separator: " ").first { $0.hasPrefix("http://127.0.0.1:") })
+        let port = try #require(Int32(url.split(separator: ":")[2].prefix { $0.isNumber }))
+        #expect((18400...18499).contains(port))
+        #expect(FileManager.default.fileExists(atPath: fixture.ws.appendingPathComponent(".demoforge/run/ports/\(port).lease").path))
+        #expect(fixture.recordedGroups().count == 1)
+        kill(run.processIdentifier, SIGINT)
+        // Before the fix the second signal handler never fired (SIGINT stayed ignored) and the preview ran on.
+        let stopped = await ProcessInspection.eventually(15) { !run.isRunning }
+        #expect(stopped)
+        if !stopped { kill(run.processIdentifier, SIGKILL) }
+        #expect(try await exitStatus(run) == 0)
+        #expect(try fixture.status(fixture.taskIds()[0])[path: "state"]?.stringValue == "DONE")
+        #expect(fixture.leftovers() == [])
+        #expect(fixture.liveProcesses() == [])
+    }
+
     /// Grace 1 s + 1 s, plus this margin for process start-up and scheduling on a busy 2-core machine.
     static let cancelMargin = 0.5
 
