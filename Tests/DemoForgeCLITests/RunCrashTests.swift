@@ -50,6 +50,31 @@ extension RunCLITests {
         #expect(fixture.liveProcesses() == [])
     }
 
+    /// A crashed run whose workflow was edited since (it stopped at step 4; now there are 2 steps) is started
+    /// over instead of resumed at a step that no longer exists (before the fix: a trap on 3..<2).
+    @Test(.timeLimit(.minutes(1))) func crashedRunOfAnEditedWorkflowStartsOver() async throws {
+        let fixture = try RunFixture(
+            "run-edited", config: #""build": {"command": ["sh", "-c", "echo building; sleep 300"]}"#, steps: ["scaffold", "content", "polish", "build"])
+        defer { fixture.remove() }
+        let first = try fixture.start(["run", fixture.slug, "--json"])
+        let lines = LineSource(first.standardOutput as! Pipe)
+        #expect(try await offPool { lines.waitFor("\"message\":\"building\"") } != nil)
+        kill(first.processIdentifier, SIGKILL)
+        _ = try await exitStatus(first)
+        let old = try #require(fixture.taskIds().first)
+        let steps = [RunFixture.stepJSON["scaffold"]!, RunFixture.stepJSON["content"]!].joined(separator: ", ")
+        try Data(#"{"name": "demo", "steps": [\#(steps)]}"#.utf8).write(to: fixture.ws.appendingPathComponent("workflows/demo.json"))
+
+        let second = try await offPool { try fixture.demoforge(["run", fixture.slug, "--json"]) }
+        #expect(second.status == 0, "stdout: \(second.stdout)\nstderr: \(second.stderr)")
+        let new = try #require(fixture.taskIds().first { $0 != old })
+        #expect(try fixture.status(old)[path: "error"]?.stringValue == "interrupted: its process died; superseded by run \(new)")
+        #expect(try fixture.status(new)[path: "state"]?.stringValue == "DONE")
+        #expect(try fixture.stepStarts(new) == ["scaffold": 1, "content": 1])
+        #expect(fixture.leftovers() == [])
+        #expect(fixture.liveProcesses() == [])
+    }
+
     /// `run --restart` after a crash starts a new task from step 1; the crashed task ends FAILED "superseded".
     @Test(.timeLimit(.minutes(1))) func restartSupersedesACrashedRun() async throws {
         let fixture = try RunFixture(
