@@ -67,7 +67,10 @@ public final class RunService: Sendable {
                         taskId: taskId)
                 }
                 let taskState = try? store.status(taskId).state
-                if !restart, let taskState, !taskState.isTerminal {
+                let index = Int(document[path: "workflow.stepIndex"]?.intValue ?? 0)
+                if !restart, let taskState, !taskState.isTerminal,
+                    Self.canResume(at: index, stepId: document[path: "workflow.stepId"]?.stringValue, in: workflow)
+                {
                     // Resume the crashed run where it stopped.
                     document.set(path: "workflow.owner", to: ["pid": .int(Int64(me.pid)), "startTime": .int(Int64(me.startTime))])
                     document.set(path: "workflow.origin", to: .string(origin))
@@ -105,6 +108,15 @@ public final class RunService: Sendable {
         return Claim(
             taskId: taskId, startIndex: Int(document[path: "workflow.stepIndex"]?.intValue ?? 0),
             token: document[path: "workflow.token"]?.stringValue ?? "", resumed: created.resumed, workflow: workflow)
+    }
+
+    /// True when a crashed run stopped at `index` (last started step `stepId`) fits `workflow`: a workflow edited
+    /// since (fewer steps, other ids at that place) is started over instead of resumed at a wrong or missing step.
+    static func canResume(at index: Int, stepId: String?, in workflow: WorkflowDefinition) -> Bool {
+        let steps = workflow.steps
+        guard index >= 0, index <= steps.count else { return false }
+        guard let stepId else { return true }
+        return (index < steps.count && steps[index].id == stepId) || (index > 0 && steps[index - 1].id == stepId)
     }
 
     /// Runs a claimed run to its end in the calling task (CLI). Cancelled by a CANCELLED status or the caller.

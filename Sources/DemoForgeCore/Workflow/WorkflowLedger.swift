@@ -25,6 +25,8 @@ public struct WorkflowLedger: Sendable {
     }
 
     /// Starts an attempt of step `index`: expects the workflow at `index` with token `expected`.
+    ///
+    /// Clears `results.<stepId>`: what is there at completion was recorded by this attempt (see ``complete``).
     /// - Returns: the new fencing token and the attempt number.
     public func begin(index: Int, stepId: String, expected: String) async throws -> (token: String, attempt: Int) {
         let token = UUID().uuidString.lowercased()
@@ -39,11 +41,18 @@ public struct WorkflowLedger: Sendable {
             document.set(path: "workflow.steps.\(stepId).state", to: "running")
             document.set(path: "workflow.steps.\(stepId).attempts", to: .int(attempt))
             document.set(path: "workflow.steps.\(stepId).startedAt", to: .string(now))
+            if case .object(var results)? = document[path: "results"], results[stepId] != nil {
+                results[stepId] = nil
+                document.set(path: "results", to: .object(results))
+            }
         }
         return (token, Int(document[path: "workflow.attempt"]?.intValue ?? 1))
     }
 
     /// Completes step `index` with `token`: stores `result` under `results.<stepId>` and moves to the next step.
+    ///
+    /// An object result is merged over what the step recorded there itself during this attempt (an agent's
+    /// `demoforge context set SLUG results.<stepId>.summary=...`), its own keys winning.
     /// - Throws: ``Stale`` (changing nothing) when `token` is no longer the current one.
     /// - Returns: the token the next step must expect.
     @discardableResult
@@ -53,7 +62,12 @@ public struct WorkflowLedger: Sendable {
         let next = UUID().uuidString.lowercased()
         try await contexts.update(slug) { document in
             try Self.check(document, index: index, token: token, what: "completion of step \(stepId)")
-            if let result { document.set(path: "results.\(stepId)", to: result) }
+            if var result {
+                if case .object(let recorded)? = document[path: "results.\(stepId)"], case .object(let produced) = result {
+                    result = .object(recorded.merging(produced) { _, new in new })
+                }
+                document.set(path: "results.\(stepId)", to: result)
+            }
             document.set(path: "workflow.steps.\(stepId).state", to: .string(state))
             document.set(path: "workflow.steps.\(stepId).durationSeconds", to: .double((durationSeconds * 1000).rounded() / 1000))
             document.set(path: "workflow.steps.\(stepId).endedAt", to: .string(Timestamp.now()))

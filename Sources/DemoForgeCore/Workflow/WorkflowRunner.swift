@@ -69,9 +69,7 @@ struct WorkflowRunner: Sendable {
         if !keepPreview, startedPreview.slug != nil {
             await service.previews.stop(slug)
         }
-        let final = await finish(outcome, ledger: ledger, progress: progress, writer: writer)
-        await writer.finish()
-        return final
+        return await finish(outcome, ledger: ledger, progress: progress, writer: writer)
     }
 
     private func finish(_ outcome: Result<Void, any Error>, ledger: WorkflowLedger, progress: Progress, writer: TaskEventWriter) async -> TaskStatus {
@@ -103,6 +101,8 @@ struct WorkflowRunner: Sendable {
             writer.write(type: "stale-transition", message: "the run's end was not recorded in the context: \(error)")
         }
         writer.write(type: "run-finished", message: "run \(state.rawValue)\(state == .done ? "" : ": " + message)", data: ["state": .string(state.rawValue)])
+        // Every event is stored before the terminal status: followers stop at that status and would miss the rest.
+        await writer.finish()
         let finalState = state
         let finalMessage = message
         let final = try? await store.update(taskId) { status in

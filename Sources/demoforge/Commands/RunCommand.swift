@@ -1,6 +1,7 @@
 import DemoForgeCore
 import DemoForgeStore
 import Foundation
+import Synchronization
 
 enum RunCommand: Command {
     static let name = "run"
@@ -49,20 +50,19 @@ enum RunCommand: Command {
         }
         let printer = EventPrinter(json: json)
         let store = services.tasks
+        // One signal waiter for the whole command: a second waiter for the same signals never fires on Linux
+        // (libdispatch installs its handler once; the first waiter's stop() reset it to SIG_DFL and the new
+        // one's SIG_IGN then swallowed every Ctrl-C, so a kept preview could not be stopped).
+        let interrupt = RunInterrupt()
         let signals = SignalWaiter(signals: [SIGINT, SIGTERM]) {
-            Task { _ = try? await store.cancel(id, reason: "interrupted by signal") }
+            if interrupt.signal() { Task { _ = try? await store.cancel(id, reason: "interrupted by signal") } }
         }
+        defer { signals.stop() }
         let final = await services.runs.execute(claim, slug: slug, keepPreview: keepPreview) { printer.print($0) }
         if !json { printSummary(final, workspace: workspace, slug: slug) }
         if keepPreview, final.state == .done, let url = final.details[path: "previewUrl"]?.stringValue {
             Output.err("preview kept at \(url) — Ctrl-C to stop it")
-            signals.stop()
-            let stop = AsyncStream<Int32>.makeStream()
-            let waiter = SignalWaiter(signals: [SIGINT, SIGTERM]) { stop.continuation.yield(0) }
-            for await _ in stop.stream { break }
-            waiter.stop()
-        } else {
-            signals.stop()
+            await interrupt.waitForSignal()
         }
         await services.shutdown()
         return final.state == .done ? 0 : 1
@@ -92,5 +92,34 @@ enum RunCommand: Command {
         }
         lines.append("   task:        \(status.taskId) (demoforge logs \(status.taskId))")
         Output.out(lines.joined(separator: "\n"))
+    }
+}
+
+/// Where Ctrl-C goes: to the run (cancel its task) while it runs, then to the wait of a kept preview.
+final class RunInterrupt: Sendable {
+    private let state = Mutex<(runDone: Bool, signalled: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, false, nil))
+
+    /// Records a signal. - Returns: true when the run is still going (the caller cancels it).
+    func signal() -> Bool {
+        let (cancelRun, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+            state.signalled = true
+            defer { state.waiter = nil }
+            return (!state.runDone, state.waiter)
+        }
+        waiter?.resume()
+        return cancelRun
+    }
+
+    /// Waits for a signal after the run ended; returns at once if one came in the meantime.
+    func waitForSignal() async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state -> Bool in
+                state.runDone = true
+                if state.signalled { return true }
+                state.waiter = continuation
+                return false
+            }
+            if now { continuation.resume() }
+        }
     }
 }
