@@ -1,4 +1,5 @@
 import DemoForgeStore
+import DemoForgeSystem
 import Foundation
 
 /// Live views of one task: its events from a seq on, or its status changes, pushed by the hub.
@@ -6,6 +7,11 @@ import Foundation
 /// Each subscribes to the hub *before* reading what is already stored and de-duplicates by seq (or by
 /// `updatedAt` for status), so nothing appended in between is lost or sent twice.
 public enum TaskFollower {
+    /// Event types a task's owner writes last (`run-finished` for runs, `result` for builds).
+    public static let closingTypes: Set<String> = ["run-finished", "result"]
+    /// How long a follower keeps reading after a terminal status while the owner is still alive.
+    static let closingGraceSeconds = 10.0
+
     /// Events with seq >= `from`, live. With `untilTerminal`, the stream finishes once the task is terminal
     /// and every event written before that has been delivered.
     public static func events(
@@ -23,17 +29,31 @@ public enum TaskFollower {
                     // The status file is read at the start and on status nudges only (a terminal state is
                     // always written, and so nudged, after the task's last events).
                     var statusMayHaveChanged = true
-                    while !Task.isCancelled {
-                        // Drain everything there is now.
+                    var sawClosing = false
+                    func drain() throws {
                         while true {
                             let page = try log.read(from: next, limit: pageSize)
-                            for event in page { continuation.yield(event) }
+                            for event in page {
+                                continuation.yield(event)
+                                if closingTypes.contains(event.type) { sawClosing = true }
+                            }
                             if let last = page.last { next = last.seq + 1 }
                             if page.count < pageSize { break }
                         }
-                        if untilTerminal, statusMayHaveChanged, try store.status(taskId).state.isTerminal {
+                    }
+                    while !Task.isCancelled {
+                        try drain()
+                        if untilTerminal, statusMayHaveChanged, case let status = try store.status(taskId), status.state.isTerminal {
                             // Events appended just before the terminal status are already on disk: one more read.
-                            for event in try log.read(from: next, limit: Int.max) { continuation.yield(event) }
+                            try drain()
+                            // A cancel is written by another process while the owner is still stopping its work
+                            // and writing its last events: follow those until its closing event or its exit
+                            // (bounded, and only in this final phase).
+                            let deadline = monotonicSeconds() + closingGraceSeconds
+                            while !sawClosing, let owner = status.owner, owner.isAlive, monotonicSeconds() < deadline {
+                                try await Task.sleep(for: .milliseconds(100))
+                                try drain()
+                            }
                             break
                         }
                         guard let change = await iterator.next() else { break }
