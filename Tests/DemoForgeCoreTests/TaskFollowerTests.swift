@@ -1,5 +1,6 @@
 import DemoForgeCore
 import DemoForgeStore
+import DemoForgeSystem
 import DemoForgeTesting
 import Foundation
 import Testing
@@ -56,5 +57,51 @@ import Testing
         } throws: { error in
             (error as? StoreError)?.code == .notFound
         }
+    }
+}
+
+/// A cancel is written by another party while the owner is still stopping: followers keep reading until the
+/// owner's closing event, so `run-finished` is never cut off.
+@Suite struct TaskFollowerCancelTests {
+    @Test(.timeLimit(.minutes(1))) func cancelledTaskIsFollowedUntilTheOwnersClosingEvent() async throws {
+        let tmp = try TemporaryWorkspace("follow-cancel")
+        defer { tmp.remove() }
+        let hub = TaskChangeHub()
+        let store = TaskStore(workspace: tmp.workspace, hub: hub)
+        // Owned by this (live) process.
+        let id = try await store.create(client: "acme", kind: "run").taskId
+        try await store.update(id) { $0.state = .running }
+        try await store.append(id, type: "output", message: "working")
+        let stream = TaskFollower.events(store: store, hub: hub, taskId: id, from: 1, untilTerminal: true)
+        let collector = Task { () -> [String] in
+            var seen: [String] = []
+            for try await event in stream { seen.append(event.type) }
+            return seen
+        }
+        while hub.subscriberCount == 0 { await Task.yield() }
+        _ = try await store.cancel(id)
+        // The owner notices, tears its work down, then writes its last events.
+        try await Task.sleep(for: .milliseconds(300))
+        try await store.append(id, type: "step-failed", message: "cancelled")
+        try await store.append(id, type: "run-finished", message: "run CANCELLED")
+        #expect(try await collector.value == ["output", "step-failed", "run-finished"])
+    }
+
+    @Test(.timeLimit(.minutes(1))) func cancelledTaskOfADeadOwnerEndsAtOnce() async throws {
+        let tmp = try TemporaryWorkspace("follow-cancel-dead")
+        defer { tmp.remove() }
+        let hub = TaskChangeHub()
+        let store = TaskStore(workspace: tmp.workspace, hub: hub)
+        let id = try await store.create(client: "acme", kind: "run").taskId
+        try await store.update(id) { status in
+            status.state = .running
+            status.owner = ProcessIdentity(pid: 999_999, startTime: 1)
+        }
+        _ = try await store.cancel(id)
+        let started = ContinuousClock.now
+        var seen = 0
+        for try await _ in TaskFollower.events(store: store, hub: hub, taskId: id, from: 1, untilTerminal: true) { seen += 1 }
+        #expect(seen == 0)
+        #expect(ContinuousClock.now - started < .seconds(2))
     }
 }

@@ -50,7 +50,9 @@ public enum TaskFollower {
                             // and writing its last events: follow those until its closing event or its exit
                             // (bounded, and only in this final phase).
                             let deadline = monotonicSeconds() + closingGraceSeconds
-                            while !sawClosing, let owner = status.owner, owner.isAlive, monotonicSeconds() < deadline {
+                            while status.state == .cancelled, !sawClosing, let owner = status.owner, owner.isAlive,
+                                monotonicSeconds() < deadline
+                            {
                                 try await Task.sleep(for: .milliseconds(100))
                                 try drain()
                             }
