@@ -75,6 +75,15 @@ public enum JSONValue: Hashable, Sendable {
         }
     }
 
+    /// The type with its article ("an array", "a string", "null"), for error messages.
+    public var typeWithArticle: String {
+        switch self {
+        case .null: return "null"
+        case .array, .object: return "an \(typeName)"
+        default: return "a \(typeName)"
+        }
+    }
+
     /// The name of this value's JSON type, for error messages.
     public var typeName: String {
         switch self {

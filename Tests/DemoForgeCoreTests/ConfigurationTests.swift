@@ -34,11 +34,19 @@ import Testing
     static let badValues: [(String, String, String)] = [
         (
             #"{"build": {"inactivityTimeoutSeconds": 0}}"#, "build.inactivityTimeoutSeconds",
-            "demoforge.json: build.inactivityTimeoutSeconds = 0 is not allowed; allowed: a number of seconds > 0"
+            "demoforge.json: build.inactivityTimeoutSeconds = 0 is not allowed; allowed: a number of seconds > 0 and at most 31536000 (one year)"
         ),
         (
             #"{"preview": {"readyTimeoutSeconds": -5}}"#, "preview.readyTimeoutSeconds",
-            "demoforge.json: preview.readyTimeoutSeconds = -5 is not allowed; allowed: a number of seconds > 0"
+            "demoforge.json: preview.readyTimeoutSeconds = -5 is not allowed; allowed: a number of seconds > 0 and at most 31536000 (one year)"
+        ),
+        (
+            #"{"locks": {"timeoutSeconds": 1e300}}"#, "locks.timeoutSeconds",
+            "demoforge.json: locks.timeoutSeconds = 1e+300 is not allowed; allowed: a number of seconds > 0 and at most 31536000 (one year)"
+        ),
+        (
+            #"{"snapshot": {"viewports": []}}"#, "snapshot.viewports",
+            "demoforge.json: snapshot.viewports = [] is not allowed; allowed: a non-empty array of {name, width, height, mobile?}"
         ),
         (
             #"{"ports": {"from": 9000, "to": 8000}}"#, "ports.from",

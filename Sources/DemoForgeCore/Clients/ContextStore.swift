@@ -18,7 +18,7 @@ public struct ContextStore: Sendable {
     /// Validates a brief: a JSON object with a non-empty string `name`.
     public static func validateBrief(_ brief: JSONValue, source: String) throws(StoreError) {
         guard case .object(let members) = brief else {
-            throw StoreError(.invalid, "\(source): a brief must be a JSON object with at least \"name\"; got a \(brief.typeName)")
+            throw StoreError(.invalid, "\(source): a brief must be a JSON object with at least \"name\"; got \(brief.typeWithArticle)")
         }
         guard let name = members["name"] else {
             throw StoreError(.invalid, "\(source): the brief has no \"name\"; allowed: a non-empty string")
@@ -133,7 +133,7 @@ public struct ContextStore: Sendable {
 
     static func checkSchema(_ document: JSONValue, file: URL) throws(StoreError) {
         guard case .object = document else {
-            throw StoreError(.invalid, "\(file.path): a context must be a JSON object; got a \(document.typeName)")
+            throw StoreError(.invalid, "\(file.path): a context must be a JSON object; got \(document.typeWithArticle)")
         }
         guard let schema = document[path: "schemaVersion"]?.intValue else {
             throw StoreError(.invalid, "\(file.path): schemaVersion is missing or not an integer")

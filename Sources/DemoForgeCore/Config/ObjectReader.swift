@@ -21,7 +21,7 @@ public struct ObjectReader {
         guard case .object(let members) = value else {
             throw ConfigError(
                 .wrongType, keyPath: path,
-                "\(file): \(path.isEmpty ? "the document" : path) = \(Self.show(value)) is a \(value.typeName); allowed: an object"
+                "\(file): \(path.isEmpty ? "the document" : path) = \(Self.show(value)) is \(value.typeWithArticle); allowed: an object"
             )
         }
         self.members = members
@@ -43,7 +43,7 @@ public struct ObjectReader {
     func wrongType(_ key: String, _ value: JSONValue, _ allowed: String) -> ConfigError {
         ConfigError(
             .wrongType, keyPath: keyPath(key),
-            "\(file): \(keyPath(key)) = \(Self.show(value)) is a \(value.typeName); allowed: \(allowed)"
+            "\(file): \(keyPath(key)) = \(Self.show(value)) is \(value.typeWithArticle); allowed: \(allowed)"
         )
     }
 
@@ -53,11 +53,16 @@ public struct ObjectReader {
         return members[key]
     }
 
-    /// A number > 0 (seconds), or the default when absent.
+    /// The longest duration a setting may have: one year. Larger values are typos, and they would overflow
+    /// the conversions to milliseconds and nanoseconds further on.
+    public static let maxSeconds = 31_536_000.0
+
+    /// A number of seconds in (0, one year], or the default when absent.
     public mutating func positiveSeconds(_ key: String, _ fallback: Double) throws(ConfigError) -> Double {
         guard let value = raw(key) else { return fallback }
-        guard let number = value.doubleValue else { throw wrongType(key, value, "a number of seconds > 0") }
-        guard number > 0, number.isFinite else { throw invalid(key, value, "a number of seconds > 0") }
+        let allowed = "a number of seconds > 0 and at most \(Int(Self.maxSeconds)) (one year)"
+        guard let number = value.doubleValue else { throw wrongType(key, value, allowed) }
+        guard number > 0, number <= Self.maxSeconds, number.isFinite else { throw invalid(key, value, allowed) }
         return number
     }
 
@@ -65,7 +70,7 @@ public struct ObjectReader {
     public mutating func number(_ key: String, _ fallback: Double, minimum: Double) throws(ConfigError) -> Double {
         guard let value = raw(key) else { return fallback }
         guard let number = value.doubleValue else { throw wrongType(key, value, "a number >= \(minimum)") }
-        guard number >= minimum, number.isFinite else { throw invalid(key, value, "a number >= \(minimum)") }
+        guard number >= minimum, number <= 1e6, number.isFinite else { throw invalid(key, value, "a number from \(minimum) to 1000000") }
         return number
     }
 

@@ -41,11 +41,15 @@ public struct PreviewError: Error, CustomStringConvertible, Sendable {
         public static let noPorts = Code(name: "noPorts")
         public static let noSite = Code(name: "noSite")
         public static let notRunning = Code(name: "notRunning")
+        /// Another DemoForge process already previews this client (at most one preview per client).
+        public static let elsewhere = Code(name: "elsewhere")
     }
 
     public let code: Code
     public let message: String
     public let lastLines: [String]
+    /// For `.elsewhere`: the URL of the preview that already runs.
+    public var url: String? = nil
 
     public var description: String {
         lastLines.isEmpty ? message : message + "\nlast lines of its log:\n" + lastLines.map { "  " + $0 }.joined(separator: "\n")
@@ -260,6 +264,16 @@ public actor PreviewManager {
     }
 
     private func launchOnce(_ slug: String, excluding: Set<Int>) async throws -> Running {
+        // At most one preview per client across every process of the workspace: a live lease of another
+        // process for this client means its preview runs there.
+        if let other = leases().first(where: { $0.slug == slug && !$0.isStale && $0.owner.pid != getpid() }) {
+            var error = PreviewError(
+                code: .elsewhere,
+                message: "A preview of \(slug) already runs at http://127.0.0.1:\(other.port)/ (pid \(other.owner.pid)); stop it first",
+                lastLines: [])
+            error.url = "http://127.0.0.1:\(other.port)/"
+            throw error
+        }
         let lease: SharedPortLease
         do {
             lease = try await pool.lease(slug: slug, excluding: excluding).shared()

@@ -159,6 +159,11 @@ struct StepExecutor: Sendable {
         let info: PreviewInfo
         do {
             info = try await service.previews.start(slug)
+        } catch let error as PreviewError where error.code == .elsewhere {
+            // Another process previews this client: use its preview instead of starting a second one.
+            let url = error.url ?? ""
+            writer.write(type: "output", step: step.id, message: "using the running preview: \(error.message)")
+            return StepResult(state: "done", document: ["url": .string(url), "external": true], summary: url, details: ["previewUrl": .string(url)])
         } catch let error as PreviewError {
             throw StepFailure(stepId: step.id, message: error.description)
         }
@@ -174,14 +179,17 @@ struct StepExecutor: Sendable {
     private func snapshot(_ step: WorkflowStep, viewports: [Viewport]?) async throws -> StepResult {
         // Uses the run's preview, or starts one for the snapshot alone.
         let running = await service.previews.list().first { $0.slug == slug && $0.state == .ready }
-        let ownPreview = running == nil
-        let info: PreviewInfo
+        var ownPreview = running == nil
+        let url: String
         if let running {
-            info = running
+            url = running.url
             await service.previews.touch(slug)
         } else {
             do {
-                info = try await service.previews.start(slug)
+                url = try await service.previews.start(slug).url
+            } catch let error as PreviewError where error.code == .elsewhere {
+                url = error.url ?? ""
+                ownPreview = false
             } catch let error as PreviewError {
                 throw StepFailure(stepId: step.id, message: "snapshot needs a preview: \(error.description)")
             }
@@ -195,7 +203,7 @@ struct StepExecutor: Sendable {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let report: SnapshotReport
         do {
-            report = try await Snapshotter(options: options).snapshot(url: info.url, artifactsDir: folder)
+            report = try await Snapshotter(options: options).snapshot(url: url, artifactsDir: folder)
         } catch {
             if ownPreview { await service.previews.stop(slug) }
             if error.code == .cancelled { throw CancellationError() }

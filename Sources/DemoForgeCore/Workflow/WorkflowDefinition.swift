@@ -110,9 +110,12 @@ extension WorkflowDefinition {
             case "agent":
                 let prompt = try r.string("prompt", "")
                 let promptFile = workspace.root.appendingPathComponent(prompt).standardizedFileURL
-                guard !prompt.isEmpty, promptFile.path.hasPrefix(workspace.promptsFolder.path + "/"),
-                    FileManager.default.fileExists(atPath: promptFile.path)
-                else {
+                guard !prompt.isEmpty, promptFile.path.hasPrefix(workspace.promptsFolder.path + "/") else {
+                    throw ConfigError(
+                        .invalidValue, keyPath: "steps.\(index).prompt",
+                        "\(file): step \"\(id)\": prompt file \"\(prompt)\" is outside prompts/; allowed: a file under prompts/, e.g. prompts/content.md")
+                }
+                guard FileManager.default.fileExists(atPath: promptFile.path) else {
                     throw ConfigError(
                         .invalidValue, keyPath: "steps.\(index).prompt",
                         "\(file): step \"\(id)\": prompt file \"\(prompt)\" does not exist; allowed: a file under prompts/, e.g. prompts/content.md")

@@ -66,13 +66,17 @@ struct WorkflowRunner: Sendable {
         } catch {
             outcome = .failure(error)
         }
-        if !keepPreview, startedPreview.slug != nil {
+        let stoppedPreview = !keepPreview && startedPreview.slug != nil
+        if stoppedPreview {
             await service.previews.stop(slug)
+            writer.write(type: "output", step: nil, message: "preview stopped at the end of the run (--keep-preview keeps it)")
         }
-        return await finish(outcome, ledger: ledger, progress: progress, writer: writer)
+        return await finish(outcome, ledger: ledger, progress: progress, writer: writer, stoppedPreview: stoppedPreview)
     }
 
-    private func finish(_ outcome: Result<Void, any Error>, ledger: WorkflowLedger, progress: Progress, writer: TaskEventWriter) async -> TaskStatus {
+    private func finish(
+        _ outcome: Result<Void, any Error>, ledger: WorkflowLedger, progress: Progress, writer: TaskEventWriter, stoppedPreview: Bool
+    ) async -> TaskStatus {
         let store = service.tasks
         let steps = claim.workflow.steps
         let failedStep = progress.index < steps.count ? steps[progress.index].id : nil
@@ -105,7 +109,16 @@ struct WorkflowRunner: Sendable {
         await writer.finish()
         let finalState = state
         let finalMessage = message
+        let stepState = state == .cancelled ? "cancelled" : "failed"
+        let stepSeconds = (max(0, monotonicSeconds() - progress.stepStartedAt) * 1000).rounded() / 1000
         let final = try? await store.update(taskId) { status in
+            // The step that was running when the run ended says how it ended (a cancel may already have made the
+            // task terminal; details still change, the state does not).
+            if finalState != .done, let failedStep, status.details[path: "steps.\(failedStep).state"]?.stringValue == "running" {
+                status.details.set(path: "steps.\(failedStep).state", to: .string(stepState))
+                status.details.set(path: "steps.\(failedStep).durationSeconds", to: .double(stepSeconds))
+            }
+            if stoppedPreview { status.details.set(path: "previewUrl", to: .null) }
             guard !status.state.isTerminal else { return }
             status.state = finalState
             if finalState == .done { status.progress = 1 } else { status.error = finalMessage }
@@ -125,11 +138,16 @@ final class Progress: @unchecked Sendable {
         _token = token
     }
 
+    private var _stepStartedAt = monotonicSeconds()
+
     var index: Int { lock.withLock { _index } }
     var token: String { lock.withLock { _token } }
+    /// When the current step began (monotonic seconds).
+    var stepStartedAt: Double { lock.withLock { _stepStartedAt } }
 
     func set(index: Int, token: String) {
         lock.withLock {
+            if index != _index { _stepStartedAt = monotonicSeconds() }
             _index = index
             _token = token
         }

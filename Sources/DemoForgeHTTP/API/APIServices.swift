@@ -54,7 +54,11 @@ enum API {
             default: return error
             }
         case let error as PreviewError:
-            return HTTPError(status: 502, code: HTTPError.Code("preview_failed"), message: error.description)
+            switch error.code {
+            case .elsewhere, .noSite: return HTTPError(status: 409, code: HTTPError.Code("preview_conflict"), message: error.description)
+            case .noPorts: return HTTPError(status: 503, code: HTTPError.Code("no_free_port"), message: error.description)
+            default: return HTTPError(status: 502, code: HTTPError.Code("preview_failed"), message: error.description)
+            }
         case let error as RunError:
             return HTTPError(status: error.code == .alreadyRunning ? 409 : 400, code: HTTPError.Code(error.code.name), message: error.message)
         default:

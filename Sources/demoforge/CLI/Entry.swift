@@ -82,6 +82,14 @@ enum Entry {
                 return words.count >= parts.count && Array(words.prefix(parts.count)) == parts
             }
             .max { $0.name.count < $1.name.count }
+        if match == nil, let first = words.first {
+            let family = commands.filter { $0.name.hasPrefix(first + " ") }
+            if !family.isEmpty {
+                Output.err("demoforge \(first): choose one of:")
+                for command in family { Output.err("  demoforge \(command.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(command.summary)") }
+                return 2
+            }
+        }
         guard let command = match else {
             Output.err("demoforge: unknown command \"\(words.joined(separator: " "))\"\n\n" + overview())
             return 2

@@ -14,6 +14,8 @@ enum ErrorReport {
             case .invalid, .exists, .notFound, .schemaTooNew, .corrupt: return (2, error.message)
             default: return (1, error.message)
             }
+        case let error as BuildError:
+            return (error.code == .noCommand ? 2 : 1, error.message)
         case is CancellationError:
             return (1, "cancelled")
         default:

@@ -63,13 +63,21 @@ enum ClientListCommand: Command {
         let workspace = try await context.openWorkspace()
         let store = ContextStore(workspace: workspace)
         var rows: [JSONValue] = []
+        var unreadable = 0
         for slug in store.list() {
-            let document = try await store.read(slug)
-            rows.append([
-                "slug": .string(slug),
-                "name": document[path: "client.name"] ?? .null,
-                "version": document[path: "version"] ?? .null,
-            ])
+            do {
+                let document = try await store.read(slug)
+                rows.append([
+                    "slug": .string(slug),
+                    "name": document[path: "client.name"] ?? .null,
+                    "version": document[path: "version"] ?? .null,
+                ])
+            } catch {
+                // One damaged context must not hide the other clients.
+                unreadable += 1
+                rows.append(["slug": .string(slug), "name": .null, "version": .null, "error": .string("\(error)")])
+                Output.err("demoforge client list: \(slug): \(error)")
+            }
         }
         if json {
             Output.out(JSONValue.array(rows).prettyPrinted().trimmingCharacters(in: .newlines))
@@ -82,6 +90,6 @@ enum ClientListCommand: Command {
                 Output.out("\(slug.padding(toLength: 28, withPad: " ", startingAt: 0)) \(name)  (v\(row[path: "version"]?.intValue ?? 0))")
             }
         }
-        return 0
+        return unreadable == 0 ? 0 : 1
     }
 }

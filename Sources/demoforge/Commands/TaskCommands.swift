@@ -1,5 +1,6 @@
 import DemoForgeCore
 import DemoForgeStore
+import DemoForgeSystem
 import Foundation
 
 enum TasksCommand: Command {
@@ -25,7 +26,9 @@ enum TasksCommand: Command {
         }
         if tasks.isEmpty { Output.out("No tasks.") }
         for task in tasks {
-            let columns = [task.taskId, task.client, task.kind, task.state.rawValue, task.step ?? "-", task.createdAt]
+            var state = task.state.rawValue
+            if !task.state.isTerminal, let owner = task.owner, !owner.isAlive { state += " (owner pid \(owner.pid) died)" }
+            let columns = [task.taskId, task.client, task.kind, state, task.step ?? "-", task.createdAt]
             Output.out(columns.joined(separator: "  "))
         }
         return 0
@@ -94,7 +97,27 @@ enum LogsCommand: Command {
         }
         let interrupt = SignalWaiter(signals: [SIGINT, SIGTERM]) { follower.cancel() }
         defer { interrupt.stop() }
-        try await follower.value
+        // A RUNNING task whose owner died (a crash) would never end: say so instead of waiting forever.
+        let orphaned = Task { () -> ProcessIdentity? in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                if let status = try? store.status(id), status.state == .running, let owner = status.owner, !owner.isAlive {
+                    follower.cancel()
+                    return owner
+                }
+            }
+            return nil
+        }
+        defer { orphaned.cancel() }
+        do {
+            try await follower.value
+        } catch is CancellationError {}
+        orphaned.cancel()
+        if let owner = await orphaned.value {
+            let status = try store.status(id)
+            Output.err("task \(id) is RUNNING but its process (pid \(owner.pid)) died; resume it with `demoforge run \(status.client)` or end it with `demoforge cancel \(id)`")
+            return 1
+        }
         let state = try store.status(id).state
         if !json { Output.err("task \(id) \(state.rawValue)") }
         return state == .done ? 0 : 1
