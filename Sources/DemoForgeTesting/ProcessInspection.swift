@@ -1,3 +1,4 @@
+import DemoForgeProcess
 import DemoForgeSystem
 import Foundation
 
@@ -5,15 +6,7 @@ import Foundation
 public enum ProcessInspection {
     /// Pids of live (non-zombie) processes in process group `pgid`.
     public static func liveMembers(ofGroup pgid: Int32) -> [Int32] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return names.compactMap(Int32.init).filter { pid in
-            guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                let close = text.lastIndex(of: ")")
-            else { return false }
-            let fields = text[text.index(after: close)...].split(separator: " ")
-            // fields[0] = state, fields[2] = pgrp.
-            return fields.count > 2 && fields[0] != "Z" && Int32(fields[2]) == pgid
-        }
+        ProcessGroups.livePids(ofGroup: pgid)
     }
 
     /// Waits up to `seconds` for `condition`, checking every 20 ms.

@@ -122,24 +122,6 @@ final class BrowserProcess: Sendable {
         try? FileManager.default.removeItem(atPath: temporaryDirectory)
         return Teardown(confirmedEmpty: result.groupEmptyConfirmed, killed: result.killEscalated, seconds: monotonicSeconds() - start)
     }
-
-    /// Pids of non-zombie processes whose process group is `group` (from `/proc/<pid>/stat`, field 5).
-    static func liveMembers(ofGroup group: pid_t) -> [pid_t] {
-        if kill(-group, 0) == -1 && errno == ESRCH { return [] }
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        var members: [pid_t] = []
-        for entry in entries {
-            guard let pid = pid_t(entry),
-                let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                let close = text.lastIndex(of: ")")
-            else { continue }
-            let fields = text[text.index(after: close)...].split(separator: " ")
-            // After ')': [0] state, [1] ppid, [2] pgrp.
-            guard fields.count > 2, fields[0] != "Z", pid_t(fields[2]) == group else { continue }
-            members.append(pid)
-        }
-        return members
-    }
 }
 
 func errnoText(_ code: Int32 = errno) -> String {

@@ -83,7 +83,7 @@ public struct Snapshotter: Sendable {
             throw SnapshotError(
                 .browserExited,
                 "Browser process group \(browser.pid) did not empty after SIGKILL; live pids: "
-                    + BrowserProcess.liveMembers(ofGroup: browser.pid).map(String.init).joined(separator: ", ")
+                    + ProcessGroups.livePids(ofGroup: browser.pid).map(String.init).joined(separator: ", ")
             )
         }
         let reportFile = artifactsDir.appendingPathComponent("report.json")

@@ -54,3 +54,11 @@ enum ProcessGroupProbe {
         return data.split(separator: 0, omittingEmptySubsequences: true).contains { Array($0) == wanted }
     }
 }
+
+/// Public view of process groups, for callers outside the supervisor (error messages, tests).
+public enum ProcessGroups {
+    /// Pids of the live (non-zombie) processes whose process group is `pgid`, from `/proc`.
+    public static func livePids(ofGroup pgid: Int32) -> [Int32] {
+        ProcessGroupProbe.liveMembers(of: pgid).map(\.pid)
+    }
+}
