@@ -45,6 +45,10 @@ import Testing
             "demoforge.json: locks.timeoutSeconds = 1e+300 is not allowed; allowed: a number of seconds > 0 and at most 31536000 (one year)"
         ),
         (
+            #"{"server": {"host": "0.0.0.0"}}"#, "server.host",
+            "demoforge.json: server.host = \"0.0.0.0\" is not a loopback address and server.token is not set; allowed: a loopback host (127.0.0.1, ::1, localhost), or set server.token"
+        ),
+        (
             #"{"snapshot": {"viewports": []}}"#, "snapshot.viewports",
             "demoforge.json: snapshot.viewports = [] is not allowed; allowed: a non-empty array of {name, width, height, mobile?}"
         ),
@@ -102,6 +106,13 @@ import Testing
             (error as! ConfigError).message
                 == "demoforge.json is not valid JSON: Expected ',' or '}' in an object, found 'x' at line 3, column 15"
         }
+    }
+
+    @Test func nonLoopbackHostIsAcceptedWithAToken() throws {
+        let config = try Configuration.parse(Data(#"{"server": {"host": "0.0.0.0", "token": "s3cret"}}"#.utf8))
+        #expect(config.server.host == "0.0.0.0")
+        #expect(try Configuration.parse(Data(#"{"server": {"host": "127.0.0.2"}}"#.utf8)).server.host == "127.0.0.2")
+        #expect(Configuration.isLoopback("::1") && Configuration.isLoopback("localhost") && !Configuration.isLoopback("10.0.0.1"))
     }
 
     @Test func presetsResolveToTheirArgv() throws {

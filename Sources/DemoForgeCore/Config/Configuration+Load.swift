@@ -35,6 +35,11 @@ extension Configuration {
             config.server.port = try r.integer("port", config.server.port, in: 1...65535)
             config.server.token = try r.optionalString("token")
             try r.finish()
+            if !Self.isLoopback(config.server.host) && config.server.token == nil {
+                throw ConfigError(
+                    .invalidValue, keyPath: "server.host",
+                    "\(file): server.host = \"\(config.server.host)\" is not a loopback address and server.token is not set; allowed: a loopback host (127.0.0.1, ::1, localhost), or set server.token")
+            }
         }
         if var r = try top.object("ports") {
             config.ports.from = try r.integer("from", config.ports.from, in: 1...65535)
@@ -113,6 +118,14 @@ extension Configuration {
         // "$schema"-style comments are not keys of ours either: unknown keys are errors everywhere.
         try top.finish()
         return config
+    }
+
+    /// 127.0.0.0/8, ::1 and localhost.
+    public static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare == "localhost" || bare == "::1" { return true }
+        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
 
     static func decodeRetry(_ r: inout ObjectReader) throws(ConfigError) -> RetryConfig {
