@@ -20,9 +20,10 @@ public struct TaskStore: Sendable {
     func statusFile(_ id: String) -> URL { workspace.taskFolder(id).appendingPathComponent("status.json") }
     func eventLog(_ id: String) -> EventLog { EventLog(folder: workspace.taskFolder(id)) }
 
-    /// Creates a QUEUED task owned by this process.
-    public func create(client: String, kind: String) async throws -> TaskStatus {
-        let id = TaskId.make()
+    /// Creates a QUEUED task owned by this process, under a fresh id unless one was already chosen (a run's
+    /// id is decided inside the context lock that claims it).
+    @discardableResult
+    public func create(client: String, kind: String, id: String = TaskId.make()) async throws -> TaskStatus {
         let folder = workspace.taskFolder(id)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: folder.appendingPathComponent("events.jsonl").path, contents: nil)

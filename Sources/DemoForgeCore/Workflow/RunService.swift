@@ -99,7 +99,7 @@ public final class RunService: Sendable {
             }
         }
         if created.taskId != nil {
-            try await store.createRun(taskId: taskId, client: slug)
+            try await store.create(client: slug, kind: "run", id: taskId)
         }
         try await store.update(taskId) { status in
             status.state = .running
@@ -177,16 +177,4 @@ final class ClaimBox: @unchecked Sendable {
     var taskId: String?
     var superseded: String?
     var resumed = false
-}
-
-extension TaskStore {
-    /// Creates the task of a claimed run under a given id.
-    func createRun(taskId: String, client: String) async throws {
-        let folder = workspace.taskFolder(taskId)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: folder.appendingPathComponent("events.jsonl").path, contents: nil)
-        let status = TaskStatus(taskId: taskId, client: client, kind: "run", owner: .current)
-        try AtomicFile.write(status.toJSON(), to: folder.appendingPathComponent("status.json"))
-        hub?.publish(TaskChange(taskId: taskId, kind: .status))
-    }
 }

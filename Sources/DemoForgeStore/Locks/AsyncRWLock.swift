@@ -1,3 +1,4 @@
+import DemoForgeSystem
 import Foundation
 import Synchronization
 
@@ -48,7 +49,7 @@ final class AsyncRWLock: Sendable {
                     return
                 }
                 // A timer per queued waiter; it finds nothing to do if the waiter was served first.
-                let delay = max(0, deadline - monotonicNow())
+                let delay = max(0, deadline - monotonicSeconds())
                 Task { [self] in
                     try? await Task.sleep(for: .seconds(delay))
                     self.remove(id: id, outcome: .timedOut)
@@ -101,10 +102,4 @@ final class AsyncRWLock: Sendable {
         }
         return woken
     }
-}
-
-func monotonicNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

@@ -59,7 +59,7 @@ public struct FileLocks: Sendable {
     }
 
     private func acquire(lockPath: String, file: String, mode: LockMode) async throws -> Hold {
-        let started = monotonicNow()
+        let started = monotonicSeconds()
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         let deadline = started + seconds
         let local = LockRegistry.shared.lock(for: lockPath)
@@ -117,8 +117,8 @@ public struct FileLocks: Sendable {
             if code != EAGAIN && code != EACCES && code != EINTR {
                 throw StoreError(.io, "fcntl(F_OFD_SETLK) failed: \(SystemError(call: "fcntl", errno: code))")
             }
-            if monotonicNow() >= deadline { throw Busy() }
-            try await Task.sleep(for: .seconds(min(pause, max(0, deadline - monotonicNow()))))
+            if monotonicSeconds() >= deadline { throw Busy() }
+            try await Task.sleep(for: .seconds(min(pause, max(0, deadline - monotonicSeconds()))))
             pause = min(pause * 2, 0.02)
         }
     }
